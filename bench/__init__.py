@@ -1,0 +1,1 @@
+"""Benchmarks: ``python -m bench NAME``; results are recorded in ``bench/RESULTS.md``."""
