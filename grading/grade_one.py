@@ -1,0 +1,115 @@
+"""Grading one submission: hidden tests through the plugin, manual items, results on disk.
+
+This module runs in the trusted grader process. It never imports the student's code: the
+pytest plugin reaches it through a sandboxed worker.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from grading import GRADER_VERSION
+from grading.report.feedback import write_feedback
+from grading.report.gradescope import write_results_json
+from grading.report.result import SubmissionResult, TestResult, now_iso
+from grading.sandbox.launcher import choose_isolation
+from grading.scoring import load_rubric
+from grading.session import read_submission_files
+
+RESULT_FILE = "result.json"  # the internal result (the batch grader's cache)
+
+
+def content_hash(files: dict[str, bytes]) -> str:
+    """A sha256 over the submission's file names and contents, independent of their order."""
+    digest = hashlib.sha256()
+    for name in sorted(files):
+        digest.update(name.encode() + b"\0" + hashlib.sha256(files[name]).digest())
+    return digest.hexdigest()
+
+
+def manual_rows(lab_dir: Path) -> list[TestResult]:
+    """Pending rows for the written questions of the lab's rubric (graded by hand)."""
+    path = lab_dir / "instructor" / "rubric.json"
+    if not path.is_file():
+        return []
+    return [TestResult(name=f"{item.name} (written, graded by hand)", max_score=item.points,
+                       status="pending", kind="manual", output=item.prompt)
+            for item in load_rubric(path).manual.values()]
+
+
+def run_hidden_tests(lab_dir: Path, submission: Path, isolation: str, preload: str,
+                     threads: int) -> tuple[list[TestResult], str, str]:
+    """Run ``lab_dir/instructor/hidden_tests`` on ``submission``; return (tests, isolation, log)."""
+    hidden = lab_dir / "instructor" / "hidden_tests"
+    with tempfile.TemporaryDirectory(prefix="grader-") as tmp:
+        out_json = Path(tmp) / "tests.json"
+        args = [str(hidden), "-p", "grading.pytest_plugin", "-p", "no:cacheprovider",
+                "-q", "--no-header", f"--rootdir={lab_dir}", f"--confcutdir={lab_dir}",
+                "-o", "addopts=", "-o", "python_files=test_*.py", "--import-mode=importlib",
+                f"--submission={submission}", f"--lab-dir={lab_dir}",
+                f"--isolation={isolation}", f"--preload={preload}",
+                f"--worker-threads={threads}", f"--grading-json={out_json}"]
+        log = io.StringIO()
+        with contextlib.redirect_stdout(log):
+            code = pytest.main(args)
+        if not out_json.is_file():
+            raise RuntimeError(f"the hidden tests did not run (pytest exit code {code}):\n"
+                               f"{log.getvalue()[-3000:]}")
+        payload = json.loads(out_json.read_text())
+        if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+            raise RuntimeError(f"the hidden tests could not be collected or run (pytest exit "
+                               f"code {int(code)}):\n{log.getvalue()[-3000:]}")
+    tests = [TestResult.from_dict(t) for t in payload["tests"]]
+    return tests, payload["isolation"], log.getvalue()
+
+
+def grade_submission(lab_dir: Path, submission: Path, out_dir: Path | None = None, *,
+                     submission_id: str | None = None, isolation: str = "auto",
+                     preload: str = "numpy", threads: int = 1) -> SubmissionResult:
+    """Grade ``submission`` (a folder with submission.py, or a .py file) against ``lab_dir``.
+
+    Never raises for a bad submission: a missing file or a grader-side failure gives a result
+    with ``status="error"`` and its reason. Writes ``results.json`` (Gradescope),
+    ``feedback.md`` and ``result.json`` (internal) into ``out_dir`` when given.
+    """
+    lab_dir, submission = Path(lab_dir).resolve(), Path(submission).resolve()
+    submission_id = submission_id or submission.stem
+    started, clock = now_iso(), time.monotonic()
+    level = choose_isolation(isolation)
+    common = {"submission_id": submission_id, "lab": lab_dir.name, "isolation": level,
+              "grader_version": GRADER_VERSION, "started_at": started}
+    manual = manual_rows(lab_dir)
+    try:
+        files = read_submission_files(submission)
+    except ValueError as exc:
+        result = SubmissionResult.from_error(error=str(exc), tests=manual, **common)
+    else:
+        digest = content_hash(files)
+        try:
+            tests, level_used, _ = run_hidden_tests(lab_dir, submission, level, preload, threads)
+        except RuntimeError as exc:
+            result = SubmissionResult.from_error(error=f"grader failure: {exc}", tests=manual,
+                                                 content_hash=digest, **common)
+        else:
+            common["isolation"] = level_used
+            result = SubmissionResult(tests=tests + manual, content_hash=digest,
+                                      execution_time=time.monotonic() - clock, **common)
+    if out_dir is not None:
+        write_outputs(result, Path(out_dir))
+    return result
+
+
+def write_outputs(result: SubmissionResult, out_dir: Path) -> None:
+    """``results.json`` (Gradescope), ``feedback.md`` and ``result.json`` in ``out_dir``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_results_json(result, out_dir / "results.json")
+    write_feedback(result, out_dir / "feedback.md")
+    result.write_json(out_dir / RESULT_FILE)

@@ -1,0 +1,287 @@
+"""The grader's pytest plugin: fixtures, markers and one ``TestResult`` per test.
+
+Hidden tests (``lab_x/instructor/hidden_tests``) and public tests (``lab_x/tests``) are ordinary
+pytest functions that run in the trusted grader process and receive the student's module as the
+``submission`` fixture: a proxy whose calls run in the sandboxed worker.
+
+Markers::
+
+    @pytest.mark.points(10)                 all or nothing, unless the test uses ``credit``
+    @pytest.mark.visibility("hidden")       visible | after_due_date | after_published | hidden
+    @pytest.mark.time_limit(30)             wall-clock seconds for the whole test (default 60)
+    @pytest.mark.hint("Work in log space")  shown to the student when the test loses points
+
+Fixtures: ``submission``, ``credit`` (partial credit from the lab's rubric, and what to tell the
+student), ``rubric``, ``submission_files``, ``sandbox_client`` (the current worker client).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from grading.report.result import TestResult, atomic_write_text
+from grading.rpc.errors import SandboxError, StudentError
+from grading.sandbox.launcher import SandboxSpec
+from grading.sandbox.limits import SandboxLimits
+from grading.scoring import Rubric, load_rubric
+from grading.session import LiveModule, SubmissionSession, WorkerPool, read_submission_files
+
+DEFAULT_TIME_LIMIT_S = 60.0
+MARKERS = (
+    "points(n): points of the test, all or nothing unless it records partial credit",
+    "visibility(level): visible, after_due_date, after_published or hidden",
+    "time_limit(seconds): wall-clock budget of the whole test, all sandbox calls included",
+    "hint(text): advice shown to the student when the test loses points",
+)
+
+
+def find_lab_dir(start: Path) -> Path:
+    """The lab folder above a test file: the first ancestor holding ``submission.py`` or
+    ``instructor/``."""
+    for folder in [start, *start.parents]:
+        if (folder / "submission.py").is_file() or (folder / "instructor").is_dir():
+            return folder
+    raise ValueError(f"no lab folder above {start}: pass --lab-dir.")
+
+
+@dataclass
+class GradingRun:
+    """State of one pytest run over one submission."""
+
+    submission: Path | None
+    lab_dir: Path | None
+    isolation: str
+    preload: tuple[str, ...]
+    threads: int
+    results: list[TestResult] = field(default_factory=list)
+    pools: dict[Path, WorkerPool] = field(default_factory=dict)
+    current: SubmissionSession | None = None
+    isolation_used: str | None = None
+
+    def pool_for(self, lab_dir: Path) -> WorkerPool:
+        if lab_dir not in self.pools:
+            limits = SandboxLimits(threads=self.threads)
+            spec = SandboxSpec(lab_dir=lab_dir, limits=limits, preload=self.preload,
+                               isolation=self.isolation)
+            self.pools[lab_dir] = WorkerPool(spec)
+        return self.pools[lab_dir]
+
+    def close(self) -> None:
+        for pool in self.pools.values():
+            pool.close()
+
+
+RUN_KEY = pytest.StashKey[GradingRun]()
+CREDIT_KEY = pytest.StashKey["Credit"]()
+START_KEY = pytest.StashKey[float]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("grading", "course-lab grader")
+    group.addoption("--submission", default=None,
+                    help="submission to test: a folder holding submission.py, or a .py file "
+                         "(default: the lab's own submission.py)")
+    group.addoption("--lab-dir", default=None, help="the lab folder (default: found above tests)")
+    group.addoption("--isolation", default="auto", choices=["auto", "bwrap", "process"],
+                    help="sandbox level for student code (default: the strongest available)")
+    group.addoption("--preload", default="numpy",
+                    help="comma-separated modules each worker imports before student code")
+    group.addoption("--worker-threads", type=int, default=1,
+                    help="CPU threads (BLAS, torch) each sandboxed worker may use")
+    group.addoption("--grading-json", default=None,
+                    help="write the per-test results as JSON to this file")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for marker in MARKERS:
+        config.addinivalue_line("markers", marker)
+    opt = config.option
+    config.stash[RUN_KEY] = GradingRun(
+        submission=Path(opt.submission) if opt.submission else None,
+        lab_dir=Path(opt.lab_dir).resolve() if opt.lab_dir else None,
+        isolation=opt.isolation,
+        preload=tuple(m for m in opt.preload.split(",") if m),
+        threads=opt.worker_threads,
+    )
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    run = config.stash.get(RUN_KEY, None)
+    if run is None:
+        return
+    run.close()
+    if config.option.grading_json:
+        payload = {"isolation": run.isolation_used or run.isolation,
+                   "tests": [t.to_dict() for t in run.results]}
+        atomic_write_text(config.option.grading_json, json.dumps(payload, indent=1))
+
+
+# -- fixtures -----------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def lab_dir(request: pytest.FixtureRequest) -> Path:
+    run = request.config.stash[RUN_KEY]
+    return run.lab_dir or find_lab_dir(Path(request.path).resolve().parent)
+
+
+@pytest.fixture(scope="module")
+def submission_files(request: pytest.FixtureRequest, lab_dir: Path) -> dict[str, bytes]:
+    """The submission's files by relative path (``submission.py`` and what the lab asks for)."""
+    run = request.config.stash[RUN_KEY]
+    return read_submission_files(run.submission or lab_dir / "submission.py")
+
+
+@pytest.fixture(scope="module")
+def submission(request: pytest.FixtureRequest, lab_dir: Path, submission_files):
+    """The student's module; attribute access and calls run in a sandboxed worker."""
+    run = request.config.stash[RUN_KEY]
+    session = SubmissionSession(run.pool_for(lab_dir), submission_files)
+    run.current = session
+    yield LiveModule(session)
+    session.close()
+    run.current = None
+
+
+@pytest.fixture
+def sandbox_client(submission):
+    """The live worker client behind ``submission`` (started on first use)."""
+    session = object.__getattribute__(submission, "_session")
+    session.module()
+    return session.client
+
+
+@pytest.fixture(scope="module")
+def rubric(lab_dir: Path) -> Rubric:
+    """The lab's ``instructor/rubric.json``: floors, targets and points of performance checks."""
+    return load_rubric(lab_dir / "instructor" / "rubric.json")
+
+
+class Credit:
+    """Partial credit and feedback details recorded by a test.
+
+    ``credit.partial("accuracy", 0.71, rubric)`` awards the fraction of the test's points that
+    the rubric's floor/target give for the metric; ``credit.explain(expected=..., received=...,
+    hint=...)`` says what the student should read when the test loses points.
+    """
+
+    def __init__(self) -> None:
+        self.fraction: float | None = None
+        self.expected: str | None = None
+        self.received: str | None = None
+        self.hint: str | None = None
+
+    def partial(self, name: str, metric: float, rubric: Rubric) -> float:
+        if name not in rubric:
+            raise KeyError(f"rubric has no threshold {name!r}; it has {sorted(rubric)}")
+        threshold = rubric[name]
+        self.fraction = threshold.credit(metric) / threshold.points if threshold.points else 0.0
+        direction = ">=" if threshold.higher_is_better else "<="
+        self.expected = (f"{name} {direction} {threshold.target:g} for full credit "
+                         f"(no credit at {threshold.floor:g})")
+        self.received = f"{name} = {metric:.4g}" if math.isfinite(metric) else f"{name} = {metric}"
+        return self.fraction
+
+    def explain(self, expected: str | None = None, received: str | None = None,
+                hint: str | None = None) -> None:
+        self.expected = expected if expected is not None else self.expected
+        self.received = received if received is not None else self.received
+        self.hint = hint if hint is not None else self.hint
+
+
+@pytest.fixture
+def credit(request: pytest.FixtureRequest) -> Credit:
+    return request.node.stash.setdefault(CREDIT_KEY, Credit())
+
+
+# -- per-test bookkeeping -----------------------------------------------------------------------
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item):
+    run = item.config.stash[RUN_KEY]
+    marker = item.get_closest_marker("time_limit")
+    seconds = float(marker.args[0]) if marker else DEFAULT_TIME_LIMIT_S
+    if run.current is not None:
+        run.current.set_time_limit(seconds)
+    try:
+        return (yield)
+    finally:
+        if run.current is not None:
+            run.current.set_time_limit(None)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    item.stash[START_KEY] = time.monotonic()
+
+
+def _marker_arg(item: pytest.Item, name: str, default):
+    marker = item.get_closest_marker(name)
+    return marker.args[0] if marker and marker.args else default
+
+
+def _test_name(item: pytest.Item) -> str:
+    doc = (getattr(item, "obj", None).__doc__ or "").strip() if hasattr(item, "obj") else ""
+    title = doc.splitlines()[0].strip().rstrip(".") if doc else item.originalname
+    callspec = getattr(item, "callspec", None)
+    return f"{title} [{callspec.id}]" if callspec else title
+
+
+def _explain_failure(exc: BaseException) -> tuple[str, str | None, str]:
+    """(reason, received, extra output) for an exception raised inside a test."""
+    if isinstance(exc, StudentError):
+        return exc.reason, None, exc.traceback
+    if isinstance(exc, SandboxError):
+        return exc.reason, None, ""
+    if isinstance(exc, AssertionError):
+        text = str(exc).strip()
+        return "wrong result", (text[:2000] or None), ""
+    return (f"the check could not use what your code returned "
+            f"({type(exc).__name__}: {str(exc)[:300]})", None, "")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    report = yield
+    run = item.config.stash[RUN_KEY]
+    failed_setup = call.when == "setup" and report.failed
+    if not (call.when == "call" or failed_setup) or report.skipped:
+        return report
+    points = float(_marker_arg(item, "points", 0.0))
+    credit = item.stash.get(CREDIT_KEY, None)
+    session = run.current
+    output = session.take_output() if session is not None else ""
+    if session is not None and session.client is not None:
+        run.isolation_used = session.client.isolation
+    reason = received = None
+    if report.passed:
+        fraction = credit.fraction if credit and credit.fraction is not None else 1.0
+        score = points * min(max(fraction, 0.0), 1.0)
+        if score < points:
+            reason = "partial credit: the result is below the full-credit target"
+    else:
+        score = 0.0
+        reason, received, extra = _explain_failure(call.excinfo.value)
+        output = "\n".join(part for part in (extra, output) if part)
+    name = _test_name(item)
+    taken = {t.name for t in run.results}
+    if name in taken:
+        name = f"{name} ({item.path.stem})"
+    run.results.append(TestResult(
+        name=name,
+        max_score=points,
+        score=score,
+        status="passed" if report.passed and score >= points else "failed",
+        visibility=_marker_arg(item, "visibility", "visible"),
+        output=output,
+        duration_s=time.monotonic() - item.stash.get(START_KEY, time.monotonic()),
+        expected=credit.expected if credit else None,
+        received=(credit.received if credit and credit.received else received),
+        hint=(credit.hint if credit and credit.hint else _marker_arg(item, "hint", None))
+        if score < points else None,
+        reason=reason,
+        kind="performance" if credit and credit.fraction is not None else "auto",
+    ))
+    return report

@@ -1,0 +1,336 @@
+"""Starting and stopping sandboxed workers (grader side).
+
+Two isolation levels, the strongest available is used and recorded in every result:
+
+* ``bwrap``: bubblewrap with private network, PID, IPC and UTS namespaces; a file system made of
+  read-only system folders, the Python install, the lab's public files (``instructor/`` and the
+  stub masked) and an in-memory ``/scratch`` as the only writable place; a dedicated uid when the
+  grader runs as root; rlimits; killed with its whole PID namespace.
+* ``process``: a plain child process in its own session with the same rlimits; no file-system or
+  network isolation. Used only where bubblewrap is missing or cannot create namespaces.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import json
+import os
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from grading.sandbox.limits import SandboxLimits
+
+ISOLATION_LEVELS = ("bwrap", "process")
+REPO_ROOT = Path(__file__).resolve().parents[2]
+RUNTIME_PACKAGES = ("grading/rpc", "grading/sandbox")
+SANDBOX_ROOT = "/grader"  # inside the sandbox: /grader/runtime, /grader/labs, /grader/data
+SYSTEM_PATHS = ("/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+_uid_counter = itertools.count()
+
+
+@dataclass(frozen=True)
+class SandboxSpec:
+    """What a worker sees and may use.
+
+    lab_dir: the lab folder whose public files (fixed scripts, model code) the worker may import.
+    data_dir: a dataset cache mounted read-only (``LABS_DATA_DIR``); None for none.
+    preload: modules imported before the worker says it is ready (the warm start).
+    isolation: "auto" (the strongest that works), "bwrap" or "process".
+    """
+
+    lab_dir: Path | None = None
+    data_dir: Path | None = None
+    limits: SandboxLimits = field(default_factory=SandboxLimits)
+    preload: tuple[str, ...] = ("numpy",)
+    isolation: str = "auto"
+
+
+@functools.cache
+def bwrap_works() -> bool:
+    """True when bubblewrap is installed and can create the namespaces we use."""
+    exe = shutil.which("bwrap")
+    if exe is None:
+        return False
+    probe = [exe, "--ro-bind", "/", "/", "--unshare-net", "--unshare-pid", "--die-with-parent",
+             "--", "true"]
+    try:
+        return subprocess.run(probe, capture_output=True, timeout=20).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def choose_isolation(requested: str = "auto") -> str:
+    """The isolation level to use for ``requested`` ("auto", "bwrap" or "process")."""
+    if requested not in ("auto", *ISOLATION_LEVELS):
+        raise ValueError(f"isolation must be auto, bwrap or process; received {requested!r}.")
+    if requested == "process":
+        return "process"
+    if bwrap_works():
+        return "bwrap"
+    if requested == "bwrap":
+        raise RuntimeError("isolation 'bwrap' was requested but bubblewrap is missing or cannot "
+                           "create namespaces here. Install it (apt-get install bubblewrap) or "
+                           "use --isolation auto to fall back to plain processes.")
+    return "process"
+
+
+def _count_tasks_of_uid(uid: int) -> int:
+    """Processes and threads that ``uid`` runs now (RLIMIT_NPROC counts both)."""
+    count = 0
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.stat(f"/proc/{entry}").st_uid == uid:
+                    count += len(os.listdir(f"/proc/{entry}/task"))
+            except OSError:
+                pass
+    return count
+
+
+class _MountPlan:
+    """bwrap arguments for mounts at host-like paths, creating missing ancestors as 0755.
+
+    (bwrap would create them 0700, which the unprivileged sandbox uid could not traverse.)
+    """
+
+    def __init__(self, args: list[str]):
+        self.args = args
+        self.created: set[str] = set()
+        self.mounted: set[str] = set()
+
+    def covered(self, path: str) -> bool:
+        """True when ``path`` lies inside something already mounted."""
+        return any(path == m or path.startswith(m + "/") for m in self.mounted)
+
+    def mount(self, dest: str, mount: list[str]) -> None:
+        parts = Path(dest).parts
+        for i in range(2, len(parts)):
+            ancestor = str(Path(*parts[:i]))
+            if ancestor not in self.created and not self.covered(ancestor):
+                self.args += ["--perms", "0755", "--dir", ancestor]
+                self.created.add(ancestor)
+        self.args += mount
+        self.mounted.add(dest)
+
+
+def bwrap_argv(spec: SandboxSpec, config: dict, env: dict[str, str]) -> list[str]:
+    """The bubblewrap command line that runs the worker under ``spec``."""
+    limits = spec.limits
+    args = [shutil.which("bwrap") or "bwrap", "--unshare-net", "--unshare-pid", "--unshare-ipc",
+            "--unshare-uts", "--unshare-cgroup-try", "--die-with-parent", "--new-session",
+            "--hostname", "sandbox", "--proc", "/proc", "--dev", "/dev"]
+    if os.getuid() == 0:
+        args += ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+    plan = _MountPlan(args)
+    for path in SYSTEM_PATHS:
+        if os.path.islink(path):
+            args += ["--symlink", os.readlink(path), path]
+        elif os.path.isdir(path):
+            plan.mount(path, ["--ro-bind", path, path])
+    for prefix in sorted({os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix),
+                          sys.prefix}):
+        if not plan.covered(prefix):
+            plan.mount(prefix, ["--ro-bind", prefix, prefix])
+    root = SANDBOX_ROOT
+    for package in RUNTIME_PACKAGES:
+        plan.mount(f"{root}/runtime/{package}",
+                   ["--ro-bind", str(REPO_ROOT / package), f"{root}/runtime/{package}"])
+    plan.mount(f"{root}/labs/common",
+               ["--ro-bind", str(REPO_ROOT / "common"), f"{root}/labs/common"])
+    if spec.lab_dir is not None:
+        lab = f"{root}/labs/{spec.lab_dir.name}"
+        plan.mount(lab, ["--ro-bind", str(spec.lab_dir), lab])
+        if (spec.lab_dir / "instructor").exists():
+            args += ["--tmpfs", f"{lab}/instructor"]
+        if (spec.lab_dir / "submission.py").exists():
+            args += ["--ro-bind", "/dev/null", f"{lab}/submission.py"]
+    if spec.data_dir is not None and spec.data_dir.is_dir():
+        plan.mount(f"{root}/data", ["--ro-bind", str(spec.data_dir), f"{root}/data"])
+    args += ["--perms", "1777", "--size", str(limits.scratch_bytes), "--tmpfs", "/scratch",
+             "--perms", "1777", "--size", str(limits.tmp_bytes), "--tmpfs", "/tmp",
+             "--chdir", "/scratch"]
+    for key, value in env.items():
+        args += ["--setenv", key, value]
+    return [*args, "--", sys.executable, "-m", "grading.sandbox.worker", json.dumps(config)]
+
+
+class DeadlineReader:
+    """A read-only binary stream over a pipe fd whose reads fail past a deadline.
+
+    ``read_message`` reads through it, so a worker that stalls half-way through a message cannot
+    hang the grader.
+    """
+
+    def __init__(self, fd: int):
+        self.fd = fd
+        self.deadline = float("inf")
+
+    def _wait(self) -> None:
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0 or not select.select([self.fd], [], [], remaining)[0]:
+            raise TimeoutError("the worker did not answer in time")
+
+    def readinto(self, buffer) -> int:
+        self._wait()
+        view = memoryview(buffer).cast("B")
+        data = os.read(self.fd, len(view))
+        view[: len(data)] = data
+        return len(data)
+
+    def read(self, n: int = -1) -> bytes:
+        self._wait()
+        return os.read(self.fd, n if n > 0 else 1 << 20)
+
+    def readable(self) -> bool:
+        return True
+
+
+class OutputDrain(threading.Thread):
+    """Drains one of the worker's output fds: keeps the first ``cap`` bytes, counts the rest."""
+
+    def __init__(self, stream, cap: int):
+        super().__init__(daemon=True)
+        self.stream, self.cap = stream, cap
+        self.chunks: list[bytes] = []
+        self.kept = self.dropped = 0
+        self.lock = threading.Lock()
+
+    def run(self) -> None:
+        while chunk := self.stream.read1(65536) if hasattr(self.stream, "read1") else b"":
+            with self.lock:
+                room = self.cap - self.kept
+                if room > 0:
+                    self.chunks.append(chunk[:room])
+                    self.kept += min(room, len(chunk))
+                self.dropped += max(0, len(chunk) - max(room, 0))
+
+    def take(self) -> str:
+        """Everything collected since the last take, as text."""
+        with self.lock:
+            data, dropped = b"".join(self.chunks), self.dropped
+            self.chunks, self.kept, self.dropped = [], 0, 0
+        note = f"\n[... {dropped} more bytes dropped]" if dropped else ""
+        return data.decode("utf-8", "replace") + note
+
+
+class WorkerProcess:
+    """One started worker: its process, request/response pipes and output drains."""
+
+    def __init__(self, spec: SandboxSpec):
+        self.spec = spec
+        self.isolation = choose_isolation(spec.isolation)
+        self.proc: subprocess.Popen | None = None
+        self._host_scratch: Path | None = None
+        self.requests = None
+        self.responses: DeadlineReader | None = None
+        self.started_at = time.monotonic()
+
+    def start(self) -> WorkerProcess:
+        limits = self.spec.limits
+        req_r, req_w = os.pipe()
+        resp_r, resp_w = os.pipe()
+        config = {"limits": limits.to_dict(), "preload": list(self.spec.preload),
+                  "request_fd": req_r, "response_fd": resp_w}
+        env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8",
+               "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1", "PYTHONHASHSEED": "0",
+               "LABS_NO_PROGRESS": "1", "MPLBACKEND": "Agg", "HF_HUB_OFFLINE": "1"}
+        env.update({k: str(limits.threads) for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                                                     "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")})
+        if self.isolation == "bwrap":
+            root = SANDBOX_ROOT
+            lab_path = f":{root}/labs/{self.spec.lab_dir.name}" if self.spec.lab_dir else ""
+            env.update(HOME="/scratch", TMPDIR="/tmp", MPLCONFIGDIR="/tmp/matplotlib",
+                       PYTHONPATH=f"{root}/runtime:{root}/labs{lab_path}",
+                       LABS_DATA_DIR=f"{root}/data")
+            config.update(scratch="/scratch", pid_namespace=True)
+            if os.getuid() == 0:
+                config.update(uid=200000 + (os.getpid() % 50000) * 16 + next(_uid_counter) % 16,
+                              nproc=True)
+            else:
+                config.update(nproc=True)
+                limits_dict = dict(config["limits"])
+                limits_dict["max_tasks"] += _count_tasks_of_uid(os.getuid())
+                config["limits"] = limits_dict
+            argv = bwrap_argv(self.spec, config, env)
+            popen_env = env
+        else:
+            self._host_scratch = Path(tempfile.mkdtemp(prefix="grader-scratch-"))
+            lab_path = f":{self.spec.lab_dir}" if self.spec.lab_dir else ""
+            env.update(HOME=str(self._host_scratch), TMPDIR=str(self._host_scratch),
+                       MPLCONFIGDIR=str(self._host_scratch / ".matplotlib"),
+                       PYTHONPATH=f"{REPO_ROOT}{lab_path}")
+            if self.spec.data_dir is not None:
+                env["LABS_DATA_DIR"] = str(self.spec.data_dir)
+            config.update(scratch=str(self._host_scratch), pid_namespace=False)
+            argv = [sys.executable, "-m", "grading.sandbox.worker", json.dumps(config)]
+            popen_env = env
+        try:
+            self.proc = subprocess.Popen(argv, env=popen_env, pass_fds=(req_r, resp_w),
+                                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                         stderr=subprocess.PIPE, start_new_session=True,
+                                         cwd=self._host_scratch or "/")
+        finally:
+            os.close(req_r)
+            os.close(resp_w)
+        self.requests = os.fdopen(req_w, "wb", buffering=0)
+        self.responses = DeadlineReader(resp_r)
+        self.stdout = OutputDrain(self.proc.stdout, limits.output_bytes)
+        self.stderr = OutputDrain(self.proc.stderr, limits.output_bytes)
+        self.stdout.start()
+        self.stderr.start()
+        return self
+
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def exit_description(self) -> str:
+        """How the worker ended, in plain English (call after it died)."""
+        if self.proc is None:
+            return "the worker was never started"
+        try:
+            code = self.proc.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            return "the worker stopped answering"
+        if self.isolation == "bwrap" and 128 < code < 128 + 65:
+            code = -(code - 128)  # bwrap reports a child killed by signal N as 128 + N
+        if code < 0:
+            sig = signal.Signals(-code).name
+            hints = {"SIGKILL": " (out of memory, or killed by the grader)",
+                     "SIGXCPU": " (CPU time limit reached)", "SIGXFSZ": " (file size limit)",
+                     "SIGSEGV": " (a crash in native code)"}
+            return f"the worker was killed by {sig}{hints.get(sig, '')}"
+        return f"the worker exited with code {code}"
+
+    def kill(self) -> None:
+        """Kill the worker and everything it started; idempotent."""
+        if self.proc is not None and self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                self.proc.kill()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                pass
+        for stream in (self.requests,):
+            if stream is not None:
+                try:
+                    stream.close()
+                except OSError:
+                    pass
+        if self.responses is not None and self.responses.fd >= 0:
+            os.close(self.responses.fd)
+            self.responses.fd = -1
+        if self._host_scratch is not None:
+            shutil.rmtree(self._host_scratch, ignore_errors=True)
+            self._host_scratch = None

@@ -1,0 +1,285 @@
+"""The sandboxed worker: runs student code on behalf of the grader. Runs INSIDE the sandbox.
+
+Started as ``python -m grading.sandbox.worker CONFIG_JSON``; the config names the request and
+response pipe fds. It pre-imports the heavy libraries, drops privileges, applies its limits,
+says it is ready, and then serves requests until the pipe closes:
+
+    {"id": n, "op": "load", "files": {"submission.py": b"..."}}        -> Handle of the module
+    {"id": n, "op": "import", "name": "train"}                          -> Handle of a fixed module
+    {"id": n, "op": "getattr", "target": Handle, "name": "means"}       -> value or Handle
+    {"id": n, "op": "setattr", "target": Handle, "name": "pi", "value": v}
+    {"id": n, "op": "call", "target": Handle, "args": [...], "kwargs": {...}}
+    {"id": n, "op": "release", "ids": [...]}
+
+Each response is ``{"id": n, "ok": bool, "value"|"error": ..., "stdout": str, "stderr": str}``.
+Values cross as plain data (``grading.rpc.wire``); every other object stays here behind a Handle.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import io
+import json
+import os
+import signal
+import sys
+import traceback
+import types
+from pathlib import Path
+
+from grading.rpc.wire import Handle, PeerClosed, read_message, write_message
+from grading.sandbox.limits import SandboxLimits, apply_rlimits
+
+TRACEBACK_CHARS = 4000
+WORKER_FILES = ("grading/rpc/", "grading/sandbox/")  # frames of ours, hidden from tracebacks
+
+
+class CappedText(io.TextIOBase):
+    """A text sink that keeps the first ``cap`` characters and counts the rest."""
+
+    def __init__(self, cap: int):
+        self.cap = cap
+        self.parts: list[str] = []
+        self.kept = 0
+        self.dropped = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text) -> int:
+        text = str(text)
+        room = self.cap - self.kept
+        if room > 0:
+            self.parts.append(text[:room])
+            self.kept += min(room, len(text))
+        self.dropped += max(0, len(text) - max(room, 0))
+        return len(text)
+
+    def getvalue(self) -> str:
+        note = f"\n[... {self.dropped} more characters dropped]" if self.dropped else ""
+        return "".join(self.parts) + note
+
+
+class Worker:
+    """The handle table and the request handlers."""
+
+    def __init__(self, scratch: Path, output_cap: int):
+        self.scratch = scratch
+        self.output_cap = output_cap
+        self.objects: dict[int, object] = {}
+        self.ids_by_object: dict[int, int] = {}
+        self.next_id = 1
+
+    # -- handles ---------------------------------------------------------------------------
+    def to_handle(self, obj: object) -> Handle:
+        key = id(obj)
+        if key not in self.ids_by_object:
+            self.ids_by_object[key] = self.next_id
+            self.objects[self.next_id] = obj
+            self.next_id += 1
+        return Handle(self.ids_by_object[key], _type_name(obj), _summary(obj))
+
+    def from_handle(self, handle: Handle) -> object:
+        if handle.id not in self.objects:
+            raise LookupError(f"handle {handle.id} ({handle.type_name}) was released or never "
+                              "existed in this worker")
+        return self.objects[handle.id]
+
+    def resolve(self, value):
+        """Replace every Handle inside ``value`` (nested lists, tuples, dicts) by its object."""
+        if isinstance(value, Handle):
+            return self.from_handle(value)
+        if isinstance(value, list | tuple):
+            return type(value)(self.resolve(v) for v in value)
+        if isinstance(value, dict):
+            return {k: self.resolve(v) for k, v in value.items()}
+        return value
+
+    def release(self, ids: list[int]) -> None:
+        for hid in ids:
+            obj = self.objects.pop(hid, None)
+            if obj is not None:
+                self.ids_by_object.pop(id(obj), None)
+
+    # -- operations ------------------------------------------------------------------------
+    def op_load(self, files: dict, module: str = "submission") -> object:
+        for name, data in files.items():
+            target = (self.scratch / name).resolve()
+            if self.scratch.resolve() not in target.parents:
+                raise ValueError(f"refusing to write {name!r} outside the scratch folder")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+        path = self.scratch / f"{module}.py"
+        spec = importlib.util.spec_from_file_location(module, path)
+        if spec is None or spec.loader is None:
+            raise ImportError(f"cannot import {module} from {path.name}")
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[module] = mod
+        try:
+            spec.loader.exec_module(mod)
+        except BaseException:
+            sys.modules.pop(module, None)
+            raise
+        return mod
+
+    def op_import(self, name: str) -> object:
+        return importlib.import_module(name)
+
+    def op_getattr(self, target, name: str) -> object:
+        return getattr(target, name)
+
+    def op_setattr(self, target, name: str, value) -> None:
+        setattr(target, name, value)
+
+    def op_call(self, target, args=(), kwargs=None) -> object:
+        return target(*args, **(kwargs or {}))
+
+    def handle(self, request: dict) -> dict:
+        """Run one request with stdout/stderr captured; never raises."""
+        op = request.get("op")
+        method = getattr(self, f"op_{op}", None) if isinstance(op, str) else None
+        out, err = CappedText(self.output_cap), CappedText(self.output_cap)
+        response: dict = {"id": request.get("id")}
+        if op == "release":
+            self.release(list(request.get("ids", [])))
+            response.update(ok=True, value=None)
+            return response
+        if method is None:
+            response.update(ok=False, error=_error_dict(ValueError(f"unknown op {op!r}")))
+            return response
+        saved = sys.stdout, sys.stderr
+        sys.stdout, sys.stderr = out, err
+        try:
+            args = self.resolve({k: v for k, v in request.items() if k not in ("id", "op")})
+            value = method(**args)
+            response.update(ok=True, value=value)
+        except BaseException as exc:  # noqa: BLE001 - the student's code may raise anything
+            response.update(ok=False, error=_error_dict(exc))
+        finally:
+            sys.stdout, sys.stderr = saved
+        response.update(stdout=out.getvalue(), stderr=err.getvalue())
+        return response
+
+
+def _type_name(obj: object) -> str:
+    cls = type(obj)
+    if isinstance(obj, types.ModuleType):
+        return f"module {obj.__name__}"
+    return f"{cls.__module__}.{cls.__qualname__}"[:200]
+
+
+def _summary(obj: object) -> str:
+    """A description that runs no student code (no repr of their objects)."""
+    if isinstance(obj, types.ModuleType):
+        return f"module {obj.__name__}"[:200]
+    if isinstance(obj, type | types.FunctionType | types.MethodType | types.BuiltinFunctionType):
+        return str(getattr(obj, "__qualname__", getattr(obj, "__name__", "a function")))[:200]
+    return f"a {type(obj).__qualname__} object"[:200]
+
+
+def _error_dict(exc: BaseException) -> dict:
+    frames = [f for f in traceback.extract_tb(exc.__traceback__)
+              if not any(marker in f.filename for marker in WORKER_FILES)]
+    text = "".join(traceback.format_list(frames))
+    text += "".join(traceback.format_exception_only(type(exc), exc))
+    if len(text) > TRACEBACK_CHARS:
+        text = "[...]\n" + text[-TRACEBACK_CHARS:]
+    try:
+        message = str(exc)[:2000]
+    except Exception:  # noqa: BLE001 - a student's __str__ may itself raise
+        message = "<the exception's message could not be shown>"
+    return {"type": type(exc).__name__, "message": message, "traceback": text}
+
+
+def kill_strays(max_passes: int = 50) -> int:
+    """Kill every other process of this PID namespace but its init (bwrap level only).
+
+    Repeats until a pass finds nothing, so a child forked while the previous pass ran (a
+    double-forking daemon) is caught too.
+    """
+    me, killed = os.getpid(), 0
+    for _ in range(max_passes):
+        _reap_children()
+        found = 0
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit() or int(entry) in (1, me) or _is_zombie(entry):
+                continue
+            found += 1
+            try:
+                os.kill(int(entry), signal.SIGKILL)
+                killed += 1
+            except (ProcessLookupError, PermissionError):
+                pass
+        if not found:
+            break
+    return killed
+
+
+def _reap_children() -> None:
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def _is_zombie(pid: str) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except (OSError, IndexError):
+        return True  # gone already
+
+
+def drop_privileges(uid: int) -> None:
+    """Become ``uid`` for good (root only): no groups, no capabilities left."""
+    os.setgroups([])
+    os.setresgid(uid, uid, uid)
+    os.setresuid(uid, uid, uid)
+    if os.getuid() != uid or os.geteuid() != uid:
+        raise RuntimeError("could not drop privileges")
+
+
+def main(argv: list[str]) -> int:
+    config = json.loads(argv[1])
+    limits = SandboxLimits(**config["limits"])
+    scratch = Path(config["scratch"])
+    for name in config.get("preload", []):
+        importlib.import_module(name)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(limits.threads)
+    uid = config.get("uid")
+    if uid is not None and os.getuid() == 0:
+        drop_privileges(int(uid))
+    apply_rlimits(limits, include_nproc=config.get("nproc", False))
+    os.chdir(scratch)
+    sys.path.append(str(scratch))
+    requests = os.fdopen(config["request_fd"], "rb", buffering=0)
+    responses = os.fdopen(config["response_fd"], "wb", buffering=0)
+    worker = Worker(scratch, limits.output_bytes)
+    in_pid_namespace = config.get("pid_namespace", False)
+    write_message(responses, {"id": 0, "ok": True, "value": {"pid": os.getpid(),
+                                                           "uid": os.getuid()}})
+    while True:
+        try:
+            request = read_message(requests, max_bytes=limits.message_bytes)
+        except PeerClosed:
+            return 0
+        response = worker.handle(request if isinstance(request, dict) else {"op": None})
+        if in_pid_namespace:
+            kill_strays()
+        try:
+            write_message(responses, response, to_handle=worker.to_handle,
+                          max_bytes=limits.message_bytes)
+        except Exception as exc:  # noqa: BLE001 - e.g. a value too large for the wire
+            fallback = {"id": response["id"], "ok": False, "error": _error_dict(exc),
+                        "stdout": response.get("stdout", ""), "stderr": response.get("stderr", "")}
+            write_message(responses, fallback, to_handle=worker.to_handle,
+                          max_bytes=limits.message_bytes)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

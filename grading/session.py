@@ -1,0 +1,153 @@
+"""One submission's workers during a test run: a warm spare, restarts after crashes.
+
+``WorkerPool`` keeps one worker started ahead of time, so the next test module (or the next
+submission) does not wait for Python and numpy/torch to import. ``SubmissionSession`` owns the
+worker of one test module and loads the submission into it, starting a fresh worker after a
+crash or a timeout so that one bad call fails one test, not the rest.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from grading.rpc.client import WorkerClient
+from grading.rpc.errors import SandboxError
+from grading.rpc.proxy import RemoteObject
+from grading.sandbox.launcher import SandboxSpec, WorkerProcess
+
+MAX_SUBMISSION_BYTES = 50 << 20
+MAX_SUBMISSION_FILES = 200
+
+
+class WorkerPool:
+    """Hands out ready workers for ``spec``, starting the next one while the current one works."""
+
+    def __init__(self, spec: SandboxSpec, spares: int = 1):
+        self.spec = spec
+        self.spares = spares
+        self._spare: WorkerClient | None = None
+        self.started = 0
+
+    def _launch(self) -> WorkerClient:
+        self.started += 1
+        return WorkerClient(WorkerProcess(self.spec).start())
+
+    def acquire(self) -> WorkerClient:
+        """A worker that has finished its imports (raises WorkerDied if it cannot start)."""
+        client, self._spare = self._spare, None
+        if client is None or not client.alive:
+            if client is not None:
+                client.close()
+            client = self._launch()
+        if self.spares:
+            self._spare = self._launch()
+        client.wait_ready()
+        return client
+
+    def close(self) -> None:
+        if self._spare is not None:
+            self._spare.close()
+            self._spare = None
+
+
+def read_submission_files(path: Path) -> dict[str, bytes]:
+    """The files of a submission: a ``.py`` file, or a folder (its files, recursively).
+
+    Raises ValueError with what was found and what is expected when there is no
+    ``submission.py`` or the submission is too large to be a lab submission.
+    """
+    path = Path(path)
+    if path.is_file():
+        if path.suffix != ".py":
+            raise ValueError(f"a submission file must be a .py file; received {path.name}.")
+        return {"submission.py": path.read_bytes()}
+    if not path.is_dir():
+        raise ValueError(f"no submission at {path}: expected a folder holding submission.py "
+                         "or a .py file.")
+    files: dict[str, bytes] = {}
+    total = 0
+    for file in sorted(p for p in path.rglob("*") if p.is_file() and not p.is_symlink()):
+        rel = file.relative_to(path).as_posix()
+        if "__pycache__" in rel or rel.startswith("."):
+            continue
+        total += file.stat().st_size
+        if total > MAX_SUBMISSION_BYTES or len(files) >= MAX_SUBMISSION_FILES:
+            raise ValueError(f"the submission at {path} is larger than {MAX_SUBMISSION_BYTES >> 20}"
+                             f" MB or {MAX_SUBMISSION_FILES} files; submit submission.py and the "
+                             "files the lab asks for only.")
+        files[rel] = file.read_bytes()
+    if "submission.py" not in files:
+        found = ", ".join(sorted(files)[:10]) or "nothing"
+        raise ValueError(f"no submission.py in {path} (found: {found}). The file to submit is "
+                         "named submission.py.")
+    return files
+
+
+class SubmissionSession:
+    """The submission loaded in a worker, restarted on demand after a failure."""
+
+    def __init__(self, pool: WorkerPool, files: dict[str, bytes]):
+        self.pool = pool
+        self.files = files
+        self.client: WorkerClient | None = None
+        self._module: RemoteObject | None = None
+        self._import_error: SandboxError | None = None
+        self.restarts = 0
+        self.deadline = float("inf")
+
+    @property
+    def isolation(self) -> str:
+        return self.client.isolation if self.client else self.pool.spec.isolation
+
+    def module(self) -> RemoteObject:
+        """The student's module in a live worker (raises the import error, if importing failed)."""
+        if self._import_error is not None:
+            raise self._import_error
+        if self.client is not None and not self.client.alive:
+            self.client.close()
+            self.client, self._module = None, None
+            self.restarts += 1
+        if self.client is None:
+            self.client = self.pool.acquire()
+        self.client.deadline = self.deadline
+        if self._module is None:
+            try:
+                self._module = self.client.load_submission(self.files)
+            except SandboxError as exc:  # it would fail the same way in every test
+                self._import_error = exc
+                raise
+        return self._module
+
+    def set_time_limit(self, seconds: float | None) -> None:
+        """Give the current test ``seconds`` of wall-clock time in all (None: no test limit)."""
+        self.deadline = float("inf") if seconds is None else time.monotonic() + seconds
+        if self.client is not None:
+            self.client.deadline = self.deadline
+
+    def take_output(self) -> str:
+        return self.client.take_output() if self.client is not None else ""
+
+    def close(self) -> None:
+        if self.client is not None:
+            self.client.close()
+            self.client, self._module = None, None
+
+
+class LiveModule:
+    """What tests receive as ``submission``: attribute access on the student's module.
+
+    ``submission.GMM`` always reaches the module in the session's *current* worker, so a test
+    that follows a crash gets a fresh worker transparently.
+    """
+
+    def __init__(self, session: SubmissionSession):
+        object.__setattr__(self, "_session", session)
+
+    def __getattr__(self, name: str):
+        if name.startswith("__") and name.endswith("__"):
+            raise AttributeError(name)
+        return getattr(self._session.module(), name)
+
+    def __repr__(self) -> str:
+        return "<student submission (remote)>"

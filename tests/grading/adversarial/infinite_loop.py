@@ -1,0 +1,3 @@
+def softmax(z):
+    while True:
+        pass

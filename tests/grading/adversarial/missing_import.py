@@ -1,0 +1,1 @@
+import definitely_not_an_installed_module  # noqa: F401
