@@ -71,9 +71,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help="id written into the results (default: the submission's name)")
     one.add_argument("--isolation", default="auto", choices=["auto", "bwrap", "process"],
                      help="sandbox level (default: the strongest this machine offers)")
-    one.add_argument("--preload", default="numpy",
-                     help="modules each worker imports before the student's code")
-    one.add_argument("--threads", type=int, default=1, help="CPU threads per sandboxed worker")
+    one.add_argument("--preload", default=None,
+                     help="comma-separated modules each worker imports before the student's "
+                          "code (default: the lab's instructor/grader.json, else numpy)")
+    one.add_argument("--threads", type=int, default=None,
+                     help="CPU threads per sandboxed worker (default: grader.json, else 1)")
     one.set_defaults(func=cmd_grade_one)
     return parser
 

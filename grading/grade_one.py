@@ -45,10 +45,35 @@ def manual_rows(lab_dir: Path) -> list[TestResult]:
             for item in load_rubric(path).manual.values()]
 
 
+GRADER_SETTINGS = "grader.json"  # lab_x/instructor/grader.json: {"preload": [...], "threads": n}
+
+
+def lab_settings(lab_dir: Path) -> dict:
+    """The lab's sandbox settings (``instructor/grader.json``), or {} when it has none.
+
+    ``preload``: modules each worker imports before the student's code (e.g. ["numpy", "torch"]);
+    ``threads``: CPU threads per worker.
+    """
+    path = lab_dir / "instructor" / GRADER_SETTINGS
+    if not path.is_file():
+        return {}
+    try:
+        settings = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path} is not valid JSON: {exc}") from None
+    unknown = set(settings) - {"preload", "threads"}
+    if not isinstance(settings, dict) or unknown:
+        raise ValueError(f"{path}: expected an object with 'preload' and/or 'threads'; "
+                         f"unknown keys {sorted(unknown)}")
+    return settings
+
+
 def run_hidden_tests(lab_dir: Path, submission: Path, isolation: str, preload: str,
-                     threads: int) -> tuple[list[TestResult], str, str]:
-    """Run ``lab_dir/instructor/hidden_tests`` on ``submission``; return (tests, isolation, log)."""
-    hidden = lab_dir / "instructor" / "hidden_tests"
+                     threads: int, tests_dir: Path | None = None
+                     ) -> tuple[list[TestResult], str, str]:
+    """Run the tests in ``tests_dir`` (default: ``lab_dir/instructor/hidden_tests``) on
+    ``submission``; return (tests, isolation level used, pytest's log)."""
+    hidden = tests_dir or lab_dir / "instructor" / "hidden_tests"
     with tempfile.TemporaryDirectory(prefix="grader-") as tmp:
         out_json = Path(tmp) / "tests.json"
         args = [str(hidden), "-p", "grading.pytest_plugin", "-p", "no:cacheprovider",
@@ -73,17 +98,22 @@ def run_hidden_tests(lab_dir: Path, submission: Path, isolation: str, preload: s
 
 def grade_submission(lab_dir: Path, submission: Path, out_dir: Path | None = None, *,
                      submission_id: str | None = None, isolation: str = "auto",
-                     preload: str = "numpy", threads: int = 1) -> SubmissionResult:
+                     preload: str | None = None, threads: int | None = None
+                     ) -> SubmissionResult:
     """Grade ``submission`` (a folder with submission.py, or a .py file) against ``lab_dir``.
 
     Never raises for a bad submission: a missing file or a grader-side failure gives a result
-    with ``status="error"`` and its reason. Writes ``results.json`` (Gradescope),
+    with ``status="error"`` and its reason. ``preload`` (comma-separated) and ``threads``
+    default to the lab's ``instructor/grader.json``. Writes ``results.json`` (Gradescope),
     ``feedback.md`` and ``result.json`` (internal) into ``out_dir`` when given.
     """
     lab_dir, submission = Path(lab_dir).resolve(), Path(submission).resolve()
     submission_id = submission_id or submission.stem
     started, clock = now_iso(), time.monotonic()
     level = choose_isolation(isolation)
+    settings = lab_settings(lab_dir)
+    preload = preload or ",".join(settings.get("preload", ["numpy"]))
+    threads = threads or int(settings.get("threads", 1))
     common = {"submission_id": submission_id, "lab": lab_dir.name, "isolation": level,
               "grader_version": GRADER_VERSION, "started_at": started}
     manual = manual_rows(lab_dir)

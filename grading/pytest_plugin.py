@@ -12,7 +12,8 @@ Markers::
     @pytest.mark.hint("Work in log space")  shown to the student when the test loses points
 
 Fixtures: ``submission``, ``credit`` (partial credit from the lab's rubric, and what to tell the
-student), ``rubric``, ``submission_files``, ``sandbox_client`` (the current worker client).
+student), ``rubric``, ``submission_files``, ``fixed`` (``fixed("train")``: a fixed module of the
+lab in the same worker), ``sandbox_client`` (the current worker client).
 """
 
 from __future__ import annotations
@@ -153,6 +154,13 @@ def sandbox_client(submission):
     session = object.__getattribute__(submission, "_session")
     session.module()
     return session.client
+
+
+@pytest.fixture
+def fixed(submission):
+    """``fixed("train")``: a fixed module of the lab, imported in the submission's worker."""
+    session = object.__getattribute__(submission, "_session")
+    return session.fixed
 
 
 @pytest.fixture(scope="module")

@@ -119,6 +119,12 @@ class SubmissionSession:
                 raise
         return self._module
 
+    def fixed(self, name: str) -> RemoteObject:
+        """One of the lab's fixed modules (``train``, ``model``), pristine, in the same worker
+        as the submission (so its ``import submission`` gets the student's module)."""
+        self.module()
+        return self.client.import_module(name)
+
     def set_time_limit(self, seconds: float | None) -> None:
         """Give the current test ``seconds`` of wall-clock time in all (None: no test limit)."""
         self.deadline = float("inf") if seconds is None else time.monotonic() + seconds

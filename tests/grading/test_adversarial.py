@@ -21,6 +21,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from grading.examples import apply_patch, reference_submission, write_submission
 from grading.sandbox.launcher import bwrap_works
 
 HERE = Path(__file__).parent
@@ -59,21 +60,11 @@ CASES = {
 }
 
 
-def honest_source() -> str:
-    """The fixture lab's reference solution with its solution markers removed."""
-    lines = (LAB / "instructor" / "solution.py").read_text().splitlines()
-    return "\n".join(line for line in lines if "# BEGIN SOLUTION" not in line
-                     and "# END SOLUTION" not in line) + "\n"
-
-
 def build_submission(case: str, folder: Path, **placeholders: str) -> Path:
     attack = (CORPUS / f"{case}.py").read_text()
     for key, value in placeholders.items():
         attack = attack.replace("{" + key + "}", value)
-    source = attack if attack.startswith("# mode: replace") else honest_source() + "\n" + attack
-    folder.mkdir(parents=True)
-    (folder / "submission.py").write_text(source)
-    return folder
+    return write_submission(apply_patch(reference_submission(LAB), attack), folder)
 
 
 class Listener:
