@@ -12,19 +12,42 @@ from grading.labs import find_labs, get_lab
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """List the labs present and the data sources found (grading arrives with the grader core)."""
-    from common.data import describe_sources
+    """Grade the example submissions of every lab and print the gradebook."""
+    from grading.demo import run_demo
 
-    print(f"course labs, grader {GRADER_VERSION}\n")
-    print("Labs:")
+    print(f"course labs, grader {GRADER_VERSION}")
     for lab in find_labs():
         state = "graded" if lab.has_grader else "not graded yet"
-        print(f"  {lab.name:<20} [{state}] {lab.summary[:90]}")
-    print("\nData sources:")
-    for source in describe_sources():
-        mark = "yes" if source["available"] else "no "
-        print(f"  [{mark}] {source['name']:<16} {source['where']}")
-    return 0
+        print(f"  {lab.name:<20} [{state}]")
+    return run_demo(Path(args.out) if args.out else None, args.workers, args.isolation)
+
+
+def cmd_grade(args: argparse.Namespace) -> int:
+    """Grade a folder of submissions; write per-student results and the gradebook."""
+    import time
+
+    from grading.batch import BatchGrader, discover
+    from grading.gradebook import write_gradebook
+
+    lab_dir = resolve_lab_dir(args.lab)
+    try:
+        submissions, skipped = discover(Path(args.submissions))
+        grader = BatchGrader(lab_dir, Path(args.out), args.workers, args.isolation,
+                             args.timeout)
+    except ValueError as exc:
+        raise SystemExit(f"error: {exc}") from None
+    start = time.monotonic()
+    outcomes = grader.run(submissions, show_progress=not args.no_progress)
+    results = {sid: o.result for sid, o in outcomes.items()}
+    write_gradebook(grader.out, lab_dir.name, results,
+                    {sid: o.seconds for sid, o in outcomes.items()}, skipped)
+    errors = sum(r.status == "error" for r in results.values())
+    cached = sum(o.from_cache for o in outcomes.values())
+    print(f"graded {len(results)} submissions of {lab_dir.name} ({errors} errors, {cached} from "
+          f"cache, {len(skipped)} entries skipped) in {time.monotonic() - start:.1f} s with "
+          f"{args.workers} worker(s), isolation {grader.isolation}; gradebook: "
+          f"{grader.out / 'grades.csv'}")
+    return 0 if len(results) == len(submissions) else 1
 
 
 def resolve_lab_dir(lab: str) -> Path:
@@ -61,7 +84,25 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--verbose", action="store_true", help="log debug messages")
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="grade the bundled example submissions of every lab")
+    demo.add_argument("--out", default=None, help="keep the gradebooks here (default: temporary)")
+    demo.add_argument("--workers", type=int, default=1, help="submissions graded in parallel")
+    demo.add_argument("--isolation", default="auto", choices=["auto", "bwrap", "process"],
+                      help="sandbox level (default: the strongest this machine offers)")
     demo.set_defaults(func=cmd_demo)
+    grade = sub.add_parser("grade", help="grade a folder of submissions (one per student)")
+    grade.add_argument("--lab", required=True, help="lab name (lab_gmm) or path of a lab folder")
+    grade.add_argument("--submissions", required=True,
+                       help="folder with one sub-folder, .py or .zip per student (named by id)")
+    grade.add_argument("--out", required=True,
+                       help="output folder: submissions/<id>/results.json, grades.csv, summary/")
+    grade.add_argument("--workers", type=int, default=1,
+                       help="submissions graded in parallel (each gets cores // workers threads)")
+    grade.add_argument("--isolation", default="auto", choices=["auto", "bwrap", "process"],
+                       help="sandbox level (default: the strongest this machine offers)")
+    grade.add_argument("--timeout", type=float, default=1800,
+                       help="seconds after which one submission's grading is stopped")
+    grade.add_argument("--no_progress", action="store_true", help="no progress bar")
+    grade.set_defaults(func=cmd_grade)
     one = sub.add_parser("grade-one", help="grade one submission against a lab's hidden tests")
     one.add_argument("--lab", required=True, help="lab name (lab_gmm) or path of a lab folder")
     one.add_argument("--submission", required=True,
