@@ -35,7 +35,7 @@ bench: $(STAMP)
 	$(PY) -m bench all
 
 release: $(STAMP)
-	$(PY) -m grading release --out handout
+	$(PY) -m grading release --out handout --force
 
 clean-venv:
 	rm -rf $(VENV)

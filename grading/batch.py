@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from common.progress import progress
-from common.threads import cores_per_worker, thread_env
+from common.threads import THREAD_ENV_VARS, cores_per_worker, thread_env
 from grading import GRADER_VERSION
 from grading.grade_one import RESULT_FILE, content_hash, manual_rows, write_outputs
 from grading.report.result import SubmissionResult, now_iso
@@ -135,13 +135,16 @@ class BatchGrader:
     """Grades the submissions of one lab into ``out``; safe to interrupt and run again."""
 
     def __init__(self, lab_dir: Path, out: Path, workers: int = 1, isolation: str = "auto",
-                 timeout_s: float = SUBMISSION_TIMEOUT_S):
+                 timeout_s: float = SUBMISSION_TIMEOUT_S, thread_budget: bool = True):
+        """``thread_budget=False`` leaves BLAS/torch thread pools at their defaults (only to
+        measure what that costs: on a small machine parallel workers then oversubscribe it)."""
         if workers < 1:
             raise ValueError(f"--workers must be >= 1; received {workers}.")
         self.lab_dir, self.out = lab_dir, out
         self.workers, self.timeout_s = workers, timeout_s
         self.isolation = choose_isolation(isolation)
-        self.threads = cores_per_worker(workers)
+        self.thread_budget = thread_budget
+        self.threads = cores_per_worker(workers) if thread_budget else 0
         self.fingerprint = lab_fingerprint(lab_dir)
         self.cache = out / ".cache" / lab_dir.name
         self.staging = out / ".staging"
@@ -193,7 +196,9 @@ class BatchGrader:
         cmd = [sys.executable, "-m", "grading", "grade-one", "--lab", str(self.lab_dir),
                "--submission", str(path), "--out", str(target), "--submission_id",
                sub.student_id, "--isolation", self.isolation, "--threads", str(self.threads)]
-        env = {**os.environ, **thread_env(self.threads), "LABS_NO_PROGRESS": "1"}
+        env = {k: v for k, v in os.environ.items() if k not in THREAD_ENV_VARS}
+        env.update(thread_env(self.threads) if self.thread_budget else {})
+        env["LABS_NO_PROGRESS"] = "1"
         try:
             proc = subprocess.run(cmd, env=env, capture_output=True, text=True,
                                   timeout=self.timeout_s, preexec_fn=_die_with_parent)
