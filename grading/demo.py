@@ -45,7 +45,7 @@ def run_demo(out: Path | None = None, workers: int = 1, isolation: str = "auto")
         for lab_dir in labs:
             examples = {e.name: e for e in lab_examples(lab_dir)}
             submissions_dir = root / lab_dir.name / "submissions"
-            subs = [Submission(name, write_submission(e.source, submissions_dir / name))
+            subs = [Submission(name, write_submission(e.source, submissions_dir / name, e.files))
                     for name, e in examples.items()]
             grader = BatchGrader(lab_dir, root / lab_dir.name / "out", workers, isolation)
             outcomes = grader.run(sorted(subs, key=lambda s: s.student_id))

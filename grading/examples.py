@@ -2,8 +2,11 @@
 
 A known-wrong example is a small file ``examples/<lab>/<name>.py`` appended to the reference
 solution (its definitions override the honest ones), or, when its first line is
-``# mode: replace``, the whole submission. ``examples/<lab>/expected.json`` pins what each one
-scores: ``{"<name>": {"score": 43, "reason": "regex in feedback.md", "why": "..."}}``;
+``# mode: replace``, the whole submission. An example that also carries files beside
+``submission.py`` (a saved run, ``answers.json``) is a folder ``examples/<lab>/<name>/`` holding
+those files and an optional ``patch.py`` (none: the reference as it is); a folder named
+``reference`` adds its files to the reference example. ``examples/<lab>/expected.json`` pins what
+each one scores: ``{"<name>": {"score": 43, "reason": "regex in feedback.md", "why": "..."}}``;
 ``"score": "full"`` means the lab's maximum.
 """
 
@@ -31,6 +34,7 @@ class Example:
     score: float | str | None = None  # points, FULL, or None when not pinned
     reason: str | None = None  # a regex that its feedback.md must contain
     why: str = ""
+    files: tuple[tuple[str, bytes], ...] = ()  # other files of the submission, by relative path
 
 
 def reference_submission(lab_dir: Path) -> str:
@@ -44,6 +48,13 @@ def apply_patch(reference: str, patch: str) -> str:
     return patch if patch.startswith(REPLACE) else reference.rstrip("\n") + "\n\n\n" + patch
 
 
+def _folder_files(folder: Path) -> tuple[tuple[str, bytes], ...]:
+    """The files of an example folder but its ``patch.py``, by relative path, sorted."""
+    return tuple((p.relative_to(folder).as_posix(), p.read_bytes())
+                 for p in sorted(folder.rglob("*"))
+                 if p.is_file() and p.name != "patch.py" and "__pycache__" not in p.parts)
+
+
 def lab_examples(lab_dir: Path, examples_root: Path = EXAMPLES_ROOT) -> list[Example]:
     """reference, blank, then the lab's known-wrong examples in name order."""
     lab_dir = Path(lab_dir)
@@ -53,18 +64,37 @@ def lab_examples(lab_dir: Path, examples_root: Path = EXAMPLES_ROOT) -> list[Exa
     pinned = {}
     if (folder / "expected.json").is_file():
         pinned = json.loads((folder / "expected.json").read_text())
-    examples = [Example(lab, "reference", reference, FULL, None, "the instructor solution"),
-                Example(lab, "blank", (lab_dir / "submission.py").read_text(), 0.0, None,
-                        "the untouched stub")]
-    for patch in sorted(folder.glob("*.py")) if folder.is_dir() else []:
-        facts = pinned.get(patch.stem, {})
-        examples.append(Example(lab, patch.stem, apply_patch(reference, patch.read_text()),
-                                facts.get("score"), facts.get("reason"), facts.get("why", "")))
+
+    def facts(name: str, default_score=None, default_why: str = "") -> dict:
+        entry = pinned.get(name, {})
+        return {"score": entry.get("score", default_score), "reason": entry.get("reason"),
+                "why": entry.get("why", default_why)}
+
+    reference_files = _folder_files(folder / "reference") if (folder / "reference").is_dir() \
+        else ()
+    examples = [Example(lab, "reference", reference, files=reference_files,
+                        **facts("reference", FULL, "the instructor solution")),
+                Example(lab, "blank", (lab_dir / "submission.py").read_text(),
+                        **facts("blank", 0.0, "the untouched stub"))]
+    entries = sorted(folder.iterdir()) if folder.is_dir() else []
+    for entry in entries:
+        if entry.suffix == ".py" and entry.is_file():
+            source = apply_patch(reference, entry.read_text())
+            examples.append(Example(lab, entry.stem, source, **facts(entry.stem)))
+        elif entry.is_dir() and entry.name not in ("reference", "__pycache__"):
+            patch = entry / "patch.py"
+            source = apply_patch(reference, patch.read_text()) if patch.is_file() else reference
+            examples.append(Example(lab, entry.name, source, files=_folder_files(entry),
+                                    **facts(entry.name)))
     return examples
 
 
-def write_submission(source: str, folder: Path) -> Path:
-    """Write ``source`` as ``folder/submission.py``; return the folder."""
+def write_submission(source: str, folder: Path,
+                     files: tuple[tuple[str, bytes], ...] = ()) -> Path:
+    """Write ``source`` as ``folder/submission.py`` beside ``files``; return the folder."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "submission.py").write_text(source)
+    for name, data in files:
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_bytes(data)
     return folder
