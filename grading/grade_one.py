@@ -10,6 +10,8 @@ import contextlib
 import hashlib
 import io
 import json
+import os
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -61,11 +63,36 @@ def lab_settings(lab_dir: Path) -> dict:
         settings = json.loads(path.read_text())
     except json.JSONDecodeError as exc:
         raise ValueError(f"{path} is not valid JSON: {exc}") from None
+    if not isinstance(settings, dict):
+        raise ValueError(f"{path}: expected an object with 'preload' and/or 'threads'; "
+                         f"received {type(settings).__name__} {str(settings)[:80]}")
     unknown = set(settings) - {"preload", "threads"}
-    if not isinstance(settings, dict) or unknown:
+    if unknown:
         raise ValueError(f"{path}: expected an object with 'preload' and/or 'threads'; "
                          f"unknown keys {sorted(unknown)}")
+    preload = settings.get("preload", [])
+    if not isinstance(preload, list) or not all(
+            isinstance(m, str) and m and "," not in m for m in preload):
+        raise ValueError(f"{path}: 'preload' must be a list of module names such as "
+                         f'["numpy", "torch"]; received {preload!r:.80}')
+    threads = settings.get("threads", 1)
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ValueError(f"{path}: 'threads' must be an integer >= 1; received {threads!r:.80}")
     return settings
+
+
+def forget_modules_under(folder: Path) -> None:
+    """Drop from ``sys.modules`` every module imported from a file inside ``folder``.
+
+    pytest's importlib mode reuses a module already in ``sys.modules`` under the same name, and
+    names come from paths: without this, grading a second lab in the same process would run
+    the first lab's ``instructor/hidden_tests/conftest.py`` and same-named test files.
+    """
+    prefix = os.path.join(os.path.abspath(folder), "")
+    for name, module in list(sys.modules.items()):
+        file = getattr(module, "__file__", None)
+        if isinstance(file, str) and os.path.abspath(file).startswith(prefix):
+            del sys.modules[name]
 
 
 def run_hidden_tests(lab_dir: Path, submission: Path, isolation: str, preload: str,
@@ -76,15 +103,21 @@ def run_hidden_tests(lab_dir: Path, submission: Path, isolation: str, preload: s
     hidden = tests_dir or lab_dir / "instructor" / "hidden_tests"
     with tempfile.TemporaryDirectory(prefix="grader-") as tmp:
         out_json = Path(tmp) / "tests.json"
+        # rootdir above the lab: test modules are named "<lab>.tests.test_x", never like the
+        # project's own "tests.conftest" when this runs inside another pytest session
         args = [str(hidden), "-p", "grading.pytest_plugin", "-p", "no:cacheprovider",
-                "-q", "--no-header", f"--rootdir={lab_dir}", f"--confcutdir={lab_dir}",
+                "-q", "--no-header", f"--rootdir={lab_dir.parent}", f"--confcutdir={lab_dir}",
                 "-o", "addopts=", "-o", "python_files=test_*.py", "--import-mode=importlib",
                 f"--submission={submission}", f"--lab-dir={lab_dir}",
                 f"--isolation={isolation}", f"--preload={preload}",
                 f"--worker-threads={threads}", f"--grading-json={out_json}"]
         log = io.StringIO()
-        with contextlib.redirect_stdout(log):
-            code = pytest.main(args)
+        forget_modules_under(lab_dir)
+        try:
+            with contextlib.redirect_stdout(log):
+                code = pytest.main(args)
+        finally:
+            forget_modules_under(lab_dir)
         if not out_json.is_file():
             raise RuntimeError(f"the hidden tests did not run (pytest exit code {code}):\n"
                                f"{log.getvalue()[-3000:]}")
@@ -113,7 +146,7 @@ def grade_submission(lab_dir: Path, submission: Path, out_dir: Path | None = Non
     level = choose_isolation(isolation)
     settings = lab_settings(lab_dir)
     preload = preload or ",".join(settings.get("preload", ["numpy"]))
-    threads = threads or int(settings.get("threads", 1))
+    threads = threads if threads is not None else int(settings.get("threads", 1))
     common = {"submission_id": submission_id, "lab": lab_dir.name, "isolation": level,
               "grader_version": GRADER_VERSION, "started_at": started}
     manual = manual_rows(lab_dir)

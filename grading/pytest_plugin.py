@@ -74,6 +74,9 @@ class GradingRun:
         return self.pools[lab_dir]
 
     def close(self) -> None:
+        if self.current is not None:  # a run interrupted inside a module (Ctrl-C)
+            self.current.close()
+            self.current = None
         for pool in self.pools.values():
             pool.close()
 
@@ -237,12 +240,25 @@ def _test_name(item: pytest.Item) -> str:
     return f"{title} [{callspec.id}]" if callspec else title
 
 
+def _unique_name(name: str, item: pytest.Item, taken: set[str]) -> str:
+    """``name``, or ``name (file)``, ``name (file::test)``, ``name (file::test) #2``, ...: the
+    first one no earlier test has (test names are columns of the gradebook)."""
+    where = f"{item.path.stem}::{getattr(item, 'originalname', item.name)}"
+    candidates = [name, f"{name} ({item.path.stem})", f"{name} ({where})"]
+    candidates += (f"{name} ({where}) #{n}" for n in range(2, len(taken) + 3))
+    return next(c for c in candidates if c not in taken)
+
+
 def _explain_failure(exc: BaseException) -> tuple[str, str | None, str]:
-    """(reason, received, extra output) for an exception raised inside a test."""
+    """(reason, received, extra output) for an exception raised inside a test.
+
+    The extra output of a sandbox failure is what the student's code printed up to it (the
+    failing call took it from the worker), then the traceback.
+    """
     if isinstance(exc, StudentError):
-        return exc.reason, None, exc.traceback
+        return exc.reason, None, "\n".join(part for part in (exc.stdout, exc.traceback) if part)
     if isinstance(exc, SandboxError):
-        return exc.reason, None, ""
+        return exc.reason, None, getattr(exc, "stdout", "")
     if isinstance(exc, AssertionError):
         text = str(exc).strip()
         return "wrong result", (text[:2000] or None), ""
@@ -273,10 +289,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         score = 0.0
         reason, received, extra = _explain_failure(call.excinfo.value)
         output = "\n".join(part for part in (extra, output) if part)
-    name = _test_name(item)
-    taken = {t.name for t in run.results}
-    if name in taken:
-        name = f"{name} ({item.path.stem})"
+    name = _unique_name(_test_name(item), item, {t.name for t in run.results})
     run.results.append(TestResult(
         name=name,
         max_score=points,

@@ -40,9 +40,13 @@ class WorkerPool:
             if client is not None:
                 client.close()
             client = self._launch()
-        if self.spares:
-            self._spare = self._launch()
-        client.wait_ready()
+        try:
+            if self.spares:
+                self._spare = self._launch()
+            client.wait_ready()
+        except BaseException:
+            client.close()
+            raise
         return client
 
     def close(self) -> None:
@@ -68,9 +72,10 @@ def read_submission_files(path: Path) -> dict[str, bytes]:
     files: dict[str, bytes] = {}
     total = 0
     for file in sorted(p for p in path.rglob("*") if p.is_file() and not p.is_symlink()):
-        rel = file.relative_to(path).as_posix()
-        if "__pycache__" in rel or rel.startswith("."):
-            continue
+        parts = file.relative_to(path).parts
+        if "__pycache__" in parts or any(part.startswith(".") for part in parts):
+            continue  # caches, and hidden files or folders at any depth (.git, .DS_Store, ...)
+        rel = "/".join(parts)
         total += file.stat().st_size
         if total > MAX_SUBMISSION_BYTES or len(files) >= MAX_SUBMISSION_FILES:
             raise ValueError(f"the submission at {path} is larger than {MAX_SUBMISSION_BYTES >> 20}"
@@ -101,22 +106,34 @@ class SubmissionSession:
         return self.client.isolation if self.client else self.pool.spec.isolation
 
     def module(self) -> RemoteObject:
-        """The student's module in a live worker (raises the import error, if importing failed)."""
+        """The student's module in a live worker (raises the import error, if importing failed).
+
+        Starting a worker and importing the submission are not charged to the current test's
+        time limit: they happen in whichever test comes first (or follows a crash), and a
+        timeout while importing is kept as the import error of every test.
+        """
         if self._import_error is not None:
-            raise self._import_error
+            raise self._import_error.with_traceback(None)  # not growing with every test
         if self.client is not None and not self.client.alive:
             self.client.close()
             self.client, self._module = None, None
             self.restarts += 1
-        if self.client is None:
-            self.client = self.pool.acquire()
-        self.client.deadline = self.deadline
-        if self._module is None:
+        if self._module is not None:
+            return self._module
+        started = time.monotonic()
+        try:
+            if self.client is None:
+                self.client = self.pool.acquire()
+            self.client.deadline = float("inf")  # the import has call_timeout_s of its own
             try:
                 self._module = self.client.load_submission(self.files)
             except SandboxError as exc:  # it would fail the same way in every test
                 self._import_error = exc
                 raise
+        finally:
+            self.deadline += time.monotonic() - started  # inf stays inf
+            if self.client is not None:
+                self.client.deadline = self.deadline
         return self._module
 
     def fixed(self, name: str) -> RemoteObject:
@@ -154,6 +171,11 @@ class LiveModule:
         if name.startswith("__") and name.endswith("__"):
             raise AttributeError(name)
         return getattr(self._session.module(), name)
+
+    def __setattr__(self, name: str, value) -> None:
+        """``submission.N = 3`` sets the attribute of the student's module in the sandbox
+        (not of this stand-in, where it would hide the module's own value)."""
+        setattr(self._session.module(), name, value)
 
     def __repr__(self) -> str:
         return "<student submission (remote)>"

@@ -11,32 +11,51 @@ from __future__ import annotations
 import itertools
 import os
 import secrets
-import select
 import time
 from typing import Any
 
-from grading.rpc.errors import CallTimeout, ProtocolError, StudentError, WorkerDied
+from grading.rpc.errors import (
+    CallTimeout,
+    ProtocolError,
+    RemoteAttributeError,
+    StudentError,
+    WorkerDied,
+)
 from grading.rpc.proxy import RemoteObject
 from grading.rpc.wire import Handle, PeerClosed, WireError, read_message, write_message
-from grading.sandbox.launcher import SandboxSpec, WorkerProcess
+from grading.sandbox.launcher import SandboxSpec, WorkerProcess, wait_for_fd
 
 _generations = itertools.count(1)
 RELEASE_BATCH = 256
 TRANSCRIPT_CHARS = 64 * 1024
+MAX_TYPE_CHARS, MAX_MESSAGE_CHARS, MAX_TRACEBACK_CHARS = 200, 2000, 8000  # of a StudentError
+
+
+def _tail(text: str, cap: int) -> str:
+    return text if len(text) <= cap else "[...]\n" + text[-cap:]
 
 
 class DeadlineWriter:
-    """A write-only binary stream over a pipe fd whose writes fail past a deadline."""
+    """A write-only binary stream over a pipe fd whose writes fail past a deadline.
+
+    The fd is made non-blocking: a blocking write of more than the pipe holds would wait for
+    the worker to read it, however long that takes (a worker stuck in a student's ``__del__``
+    during garbage collection, say), so writes go in pieces as room appears.
+    """
 
     def __init__(self, fd: int):
+        os.set_blocking(fd, False)
         self.fd = fd
         self.deadline = float("inf")
 
     def write(self, data) -> int:
-        remaining = self.deadline - time.monotonic()
-        if remaining <= 0 or not select.select([], [self.fd], [], remaining)[1]:
-            raise TimeoutError("the worker did not read its request in time")
-        return os.write(self.fd, data)
+        while True:
+            if not wait_for_fd(self.fd, True, self.deadline):
+                raise TimeoutError("the worker did not read its request in time")
+            try:
+                return os.write(self.fd, data)
+            except BlockingIOError:
+                continue
 
     def writable(self) -> bool:
         return True
@@ -68,8 +87,10 @@ class WorkerClient:
         """Block until the worker's hello (raises WorkerDied if it fails to start)."""
         if self.info:
             return
-        hello = self._receive(0, self.limits.start_timeout_s, "starting the worker")
-        self.info = hello.get("value") or {}
+        seconds = self.limits.start_timeout_s
+        hello = self._receive(0, time.monotonic() + seconds, "starting the worker", seconds)
+        value = hello.get("value")
+        self.info = value if type(value) is dict and value else {"ready": True}
 
     @property
     def isolation(self) -> str:
@@ -88,15 +109,16 @@ class WorkerClient:
         """Send one request and return its value; raise a SandboxError subclass on failure."""
         if not self.process.alive:
             raise WorkerDied(self.process.exit_description() + " before " + what)
-        if len(self._to_release) >= RELEASE_BATCH:
-            ids, self._to_release = self._to_release, []
-            self.request("release", what="releasing objects", ids=ids)
         seconds = self.limits.call_timeout_s if timeout is None else timeout
         seconds = min(seconds, self.deadline - time.monotonic())
         if seconds <= 0:
             self._fail_timeout(0, what + " (the test's time limit was already used up)")
+        if len(self._to_release) >= RELEASE_BATCH:
+            ids, self._to_release = self._to_release, []
+            self.request("release", what="releasing objects", ids=ids)
         request_id = secrets.randbits(62)
-        self.writer.deadline = time.monotonic() + seconds
+        deadline = time.monotonic() + seconds  # one deadline for sending and answering
+        self.writer.deadline = deadline
         try:
             write_message(self.writer, {"id": request_id, "op": op, **fields},
                           to_handle=self._to_handle, max_bytes=self.limits.message_bytes)
@@ -104,33 +126,46 @@ class WorkerClient:
             self._fail_timeout(seconds, what)
         except (BrokenPipeError, ConnectionResetError, PeerClosed):
             self._fail_died(what)
-        response = self._receive(request_id, seconds, what)
-        if not response.get("ok"):
-            error = response.get("error") or {}
-            raise StudentError(str(error.get("type", "Exception")), str(error.get("message", "")),
-                               str(error.get("traceback", "")), self.take_output())
-        return response.get("value")
+        response = self._receive(request_id, deadline, what, seconds)
+        if response["ok"]:
+            return response.get("value")
+        error = response.get("error")
+        if not isinstance(error, dict) or not all(
+                isinstance(error.get(key, ""), str) for key in ("type", "message", "traceback")):
+            self._fail_protocol(f"an error answer without type, message and traceback text "
+                                f"(while {what})")
+        type_name = error.get("type", "Exception")[:MAX_TYPE_CHARS] or "Exception"
+        error_class = (RemoteAttributeError if op == "getattr" and type_name == "AttributeError"
+                       else StudentError)
+        raise error_class(type_name, error.get("message", "")[:MAX_MESSAGE_CHARS],
+                          _tail(error.get("traceback", ""), MAX_TRACEBACK_CHARS),
+                          self.take_output())
 
-    def _receive(self, request_id: int, seconds: float, what: str) -> dict:
-        self.process.responses.deadline = time.monotonic() + seconds
+    def _receive(self, request_id: int, deadline: float, what: str,
+                 seconds: float | None = None) -> dict:
+        self.process.responses.deadline = deadline
         try:
             response = read_message(self.process.responses, from_handle=self._from_handle,
                                     max_bytes=self.limits.message_bytes)
         except TimeoutError:
-            self._fail_timeout(seconds, what)
+            self._fail_timeout(seconds if seconds is not None else 0.0, what)
         except PeerClosed:
             self._fail_died(what)
         except WireError as exc:
-            self.close()
-            raise ProtocolError(f"{exc} (while {what})", self.take_output()) from None
-        if not isinstance(response, dict) or response.get("id") != request_id:
-            self.close()
-            raise ProtocolError(f"an answer that does not match the request (while {what})",
-                                self.take_output())
+            self._fail_protocol(f"{exc} (while {what})")
+        # Any valid message may arrive (the student's code can forge one): check its shape
+        # with exact types only, never with ``==`` or truth tests on values it holds.
+        if (type(response) is not dict or type(response.get("id")) is not int
+                or response["id"] != request_id or type(response.get("ok")) is not bool):
+            self._fail_protocol(f"an answer that does not match the request (while {what})")
         for key in ("stdout", "stderr"):
-            if isinstance(response.get(key), str) and response[key]:
+            if type(response.get(key)) is str and response[key]:
                 self._record(response[key])
         return response
+
+    def _fail_protocol(self, description: str):
+        self.close()
+        raise ProtocolError(description, self.take_output()) from None
 
     def _fail_died(self, what: str):
         description = self.process.exit_description()  # before close(), which kills

@@ -25,6 +25,14 @@ class StudentError(SandboxError):
         return f"your code raised {self.type_name}: {self.message[:300]}"
 
 
+class RemoteAttributeError(StudentError, AttributeError):
+    """Reading an attribute raised AttributeError in the sandbox.
+
+    Also an ``AttributeError``, so ``hasattr(remote, name)`` and ``getattr(remote, name,
+    default)`` work on remote objects as they do on local ones.
+    """
+
+
 class WorkerDied(SandboxError):
     """The worker process ended during a call (crash, exit, out of memory, killed)."""
 

@@ -28,8 +28,10 @@ class RemoteObject:
         object.__setattr__(self, "_rpc_generation", client.generation)
 
     def __getattr__(self, name: str) -> Any:
-        if name.startswith("__") and name.endswith("__"):
-            raise AttributeError(name)  # keep copy/pickle/inspect probing local
+        if name.startswith("__") and name.endswith("__") or name in _OWN:
+            # keep copy/pickle/inspect probing local; an own slot is unset only in an object
+            # that was never initialised, where asking the sandbox would recurse
+            raise AttributeError(name)
         return self._rpc_client.request("getattr", target=self._rpc_handle, name=name,
                                         what=f"reading {self._rpc_label}.{name}")
 
@@ -50,6 +52,10 @@ class RemoteObject:
         client = getattr(self, "_rpc_client", None)
         if client is not None and self._rpc_generation == client.generation:
             client.forget(self._rpc_handle.id)
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        raise TypeError(f"{self!r} lives in the sandbox and cannot be copied or pickled in the "
+                        "grader; copy it there (call a method of it) or read its values")
 
     @property
     def _rpc_label(self) -> str:

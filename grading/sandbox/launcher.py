@@ -12,10 +12,13 @@ Two isolation levels, the strongest available is used and recorded in every resu
 
 from __future__ import annotations
 
+import atexit
 import functools
 import itertools
 import json
+import math
 import os
+import random
 import select
 import shutil
 import signal
@@ -27,6 +30,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from common.threads import thread_env
 from grading.sandbox.limits import SandboxLimits
 
 ISOLATION_LEVELS = ("bwrap", "process")
@@ -34,7 +38,18 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 RUNTIME_PACKAGES = ("grading/rpc", "grading/sandbox")
 SANDBOX_ROOT = "/grader"  # inside the sandbox: /grader/runtime, /grader/labs, /grader/data
 SYSTEM_PATHS = ("/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+DRAIN_NOTE_ROOM = 256  # drain bytes beyond output_bytes, for the worker's "N more dropped" note
+UID_BASE = 200_000  # sandbox uids (root grader only): UID_BASE and up
 _uid_counter = itertools.count()
+_live_workers: set[WorkerProcess] = set()  # started and not killed yet
+
+
+@atexit.register
+def kill_live_workers() -> None:
+    """Kill the workers still running when the grader exits (a spare nobody closed, a run
+    interrupted mid-test), so none outlives it and no scratch folder is left behind."""
+    for worker in list(_live_workers):
+        worker.kill()
 
 
 @dataclass(frozen=True)
@@ -94,6 +109,54 @@ def _count_tasks_of_uid(uid: int) -> int:
             except OSError:
                 pass
     return count
+
+
+def _uids_in_use() -> set[int]:
+    """The uids of every process running now."""
+    uids = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                uids.add(os.stat(f"/proc/{entry}").st_uid)
+            except OSError:
+                pass
+    return uids
+
+
+def sandbox_uid() -> int:
+    """A uid that no process runs as now, for the next sandbox (when the grader runs as root).
+
+    The first candidates depend on the grader's pid, so concurrent graders start apart; a uid
+    still in use (another grader's sandbox, a worker not yet gone) is skipped, so two sandboxes
+    never share RLIMIT_NPROC accounting.
+    """
+    in_use = _uids_in_use()
+    for _ in range(16):
+        uid = UID_BASE + (os.getpid() % 50000) * 16 + next(_uid_counter) % 16
+        if uid not in in_use:
+            return uid
+    rng = random.Random()
+    while True:  # 16 sandboxes of this pid slot alive: pick one far above the pid slots
+        uid = UID_BASE + 800_000 + rng.randrange(1 << 24)
+        if uid not in in_use:
+            return uid
+
+
+def wait_for_fd(fd: int, writable: bool, deadline: float) -> bool:
+    """Wait until ``fd`` can be read (or written) or the monotonic ``deadline`` passes.
+
+    True when it is ready (or closed at the other end). Uses poll, which, unlike select, works
+    for fds above 1023.
+    """
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT if writable else select.POLLIN)
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return False
+        timeout_ms = None if math.isinf(remaining) else min(math.ceil(remaining * 1000), 1 << 30)
+        if poller.poll(timeout_ms):
+            return True
 
 
 class _MountPlan:
@@ -175,8 +238,7 @@ class DeadlineReader:
         self.deadline = float("inf")
 
     def _wait(self) -> None:
-        remaining = self.deadline - time.monotonic()
-        if remaining <= 0 or not select.select([self.fd], [], [], remaining)[0]:
+        if not wait_for_fd(self.fd, False, self.deadline):
             raise TimeoutError("the worker did not answer in time")
 
     def readinto(self, buffer) -> int:
@@ -195,27 +257,75 @@ class DeadlineReader:
 
 
 class OutputDrain(threading.Thread):
-    """Drains one of the worker's output fds: keeps the first ``cap`` bytes, counts the rest."""
+    """Drains one of the worker's output pipes: keeps the first ``cap`` bytes, counts the rest.
 
-    def __init__(self, stream, cap: int):
+    The thread and ``take`` read the (non-blocking) pipe under one lock, and ``take`` first
+    reads what the pipe holds, so output written before the worker's answer is never missed nor
+    shown with the next call. ``finish`` (after the worker was killed) reads what is left and
+    closes the fd at once, even when an escaped process still holds the other end.
+    """
+
+    POLL_MS = 250
+    PUMP_READS = 64  # reads of 64 KiB per take: bounded against a writer that never stops
+
+    def __init__(self, fd: int, cap: int):
         super().__init__(daemon=True)
-        self.stream, self.cap = stream, cap
+        os.set_blocking(fd, False)
+        self.fd, self.cap = fd, cap
         self.chunks: list[bytes] = []
         self.kept = self.dropped = 0
         self.lock = threading.Lock()
+        self.done = threading.Event()
+        self._poller = select.poll()
+        self._poller.register(fd, select.POLLIN)
 
     def run(self) -> None:
-        while chunk := self.stream.read1(65536) if hasattr(self.stream, "read1") else b"":
-            with self.lock:
-                room = self.cap - self.kept
-                if room > 0:
-                    self.chunks.append(chunk[:room])
-                    self.kept += min(room, len(chunk))
-                self.dropped += max(0, len(chunk) - max(room, 0))
+        while not self.done.is_set():
+            if self._poller.poll(self.POLL_MS):
+                with self.lock:
+                    if self.fd >= 0:
+                        self._read_once()
+
+    def _read_once(self) -> bool:
+        """Read one chunk (lock held); False when the pipe is empty or at its end (closed then)."""
+        try:
+            chunk = os.read(self.fd, 65536)
+        except BlockingIOError:
+            return False
+        except OSError:
+            chunk = b""
+        if not chunk:
+            self._close()
+            return False
+        room = self.cap - self.kept
+        if room > 0:
+            self.chunks.append(chunk[:room])
+            self.kept += min(room, len(chunk))
+        self.dropped += max(0, len(chunk) - max(room, 0))
+        return True
+
+    def _pump(self) -> None:
+        """Read what the pipe holds now (lock held), at most PUMP_READS chunks."""
+        for _ in range(self.PUMP_READS):
+            if self.fd < 0 or not self._read_once():
+                return
+
+    def _close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+        self.done.set()
+
+    def finish(self) -> None:
+        """Keep what the pipe still holds, close it and end the thread (idempotent)."""
+        with self.lock:
+            self._pump()
+            self._close()
 
     def take(self) -> str:
         """Everything collected since the last take, as text."""
         with self.lock:
+            self._pump()
             data, dropped = b"".join(self.chunks), self.dropped
             self.chunks, self.kept, self.dropped = [], 0, 0
         note = f"\n[... {dropped} more bytes dropped]" if dropped else ""
@@ -232,29 +342,33 @@ class WorkerProcess:
         self._host_scratch: Path | None = None
         self.requests = None
         self.responses: DeadlineReader | None = None
+        self.stdout: OutputDrain | None = None
+        self.stderr: OutputDrain | None = None
         self.started_at = time.monotonic()
 
     def start(self) -> WorkerProcess:
         limits = self.spec.limits
         req_r, req_w = os.pipe()
         resp_r, resp_w = os.pipe()
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
         config = {"limits": limits.to_dict(), "preload": list(self.spec.preload),
-                  "request_fd": req_r, "response_fd": resp_w}
+                  "request_fd": req_r, "response_fd": resp_w, "parent_pid": os.getpid()}
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8",
                "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1", "PYTHONHASHSEED": "0",
                "LABS_NO_PROGRESS": "1", "MPLBACKEND": "Agg", "HF_HUB_OFFLINE": "1"}
-        env.update({k: str(limits.threads) for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
-                                                     "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")})
+        if limits.threads > 0:  # 0: leave the pools at their defaults (to measure what it costs)
+            env.update(thread_env(limits.threads))
         if self.isolation == "bwrap":
             root = SANDBOX_ROOT
             lab_path = f":{root}/labs/{self.spec.lab_dir.name}" if self.spec.lab_dir else ""
             env.update(HOME="/scratch", TMPDIR="/tmp", MPLCONFIGDIR="/tmp/matplotlib",
-                       PYTHONPATH=f"{root}/runtime:{root}/labs{lab_path}",
-                       LABS_DATA_DIR=f"{root}/data")
+                       PYTHONPATH=f"{root}/runtime:{root}/labs{lab_path}")
+            if self.spec.data_dir is not None and self.spec.data_dir.is_dir():
+                env["LABS_DATA_DIR"] = f"{root}/data"  # else the default under HOME=/scratch
             config.update(scratch="/scratch", pid_namespace=True)
             if os.getuid() == 0:
-                config.update(uid=200000 + (os.getpid() % 50000) * 16 + next(_uid_counter) % 16,
-                              nproc=True)
+                config.update(uid=sandbox_uid(), nproc=True)
             else:
                 config.update(nproc=True)
                 limits_dict = dict(config["limits"])
@@ -275,16 +389,23 @@ class WorkerProcess:
             popen_env = env
         try:
             self.proc = subprocess.Popen(argv, env=popen_env, pass_fds=(req_r, resp_w),
-                                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                         stderr=subprocess.PIPE, start_new_session=True,
-                                         cwd=self._host_scratch or "/")
+                                         stdin=subprocess.DEVNULL, stdout=out_w, stderr=err_w,
+                                         start_new_session=True, cwd=self._host_scratch or "/")
+        except BaseException:
+            for fd in (req_w, resp_r, out_r, err_r):
+                os.close(fd)
+            if self._host_scratch is not None:
+                shutil.rmtree(self._host_scratch, ignore_errors=True)
+            raise
         finally:
-            os.close(req_r)
-            os.close(resp_w)
+            for fd in (req_r, resp_w, out_w, err_w):
+                os.close(fd)
+        _live_workers.add(self)
         self.requests = os.fdopen(req_w, "wb", buffering=0)
         self.responses = DeadlineReader(resp_r)
-        self.stdout = OutputDrain(self.proc.stdout, limits.output_bytes)
-        self.stderr = OutputDrain(self.proc.stderr, limits.output_bytes)
+        # room beyond output_bytes for the worker's "[... N more characters dropped]" note
+        self.stdout = OutputDrain(out_r, limits.output_bytes + DRAIN_NOTE_ROOM)
+        self.stderr = OutputDrain(err_r, limits.output_bytes + DRAIN_NOTE_ROOM)
         self.stdout.start()
         self.stderr.start()
         return self
@@ -313,6 +434,7 @@ class WorkerProcess:
 
     def kill(self) -> None:
         """Kill the worker and everything it started; idempotent."""
+        _live_workers.discard(self)
         if self.proc is not None and self.proc.poll() is None:
             try:
                 os.killpg(self.proc.pid, signal.SIGKILL)
@@ -331,6 +453,9 @@ class WorkerProcess:
         if self.responses is not None and self.responses.fd >= 0:
             os.close(self.responses.fd)
             self.responses.fd = -1
+        for drain in (self.stdout, self.stderr):
+            if drain is not None:
+                drain.finish()
         if self._host_scratch is not None:
             shutil.rmtree(self._host_scratch, ignore_errors=True)
             self._host_scratch = None

@@ -23,7 +23,7 @@ class SandboxLimits:
     scratch_bytes, tmp_bytes: sizes of the in-memory /scratch and /tmp (bwrap level).
     output_bytes: captured stdout+stderr kept per call; the rest is counted and dropped.
     message_bytes: the largest message accepted from the worker.
-    threads: the CPU-thread budget (BLAS, OpenMP, torch).
+    threads: the CPU-thread budget (BLAS, OpenMP, torch); 0 leaves the libraries' defaults.
     """
 
     address_space_bytes: int = 4 * GIB

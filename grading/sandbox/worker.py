@@ -11,7 +11,9 @@ says it is ready, and then serves requests until the pipe closes:
     {"id": n, "op": "call", "target": Handle, "args": [...], "kwargs": {...}}
     {"id": n, "op": "release", "ids": [...]}
 
-Each response is ``{"id": n, "ok": bool, "value"|"error": ..., "stdout": str, "stderr": str}``.
+Each response is ``{"id": n, "ok": bool, "value"|"error": ..., "stdout": str, "stderr": str}``;
+the worker sends its captured output through its stdout/stderr pipes instead, so those two
+are empty there (what the student printed survives a crash or a timeout of the call).
 Values cross as plain data (``grading.rpc.wire``); every other object stays here behind a Handle.
 """
 
@@ -32,53 +34,101 @@ from grading.rpc.wire import Handle, PeerClosed, read_message, write_message
 from grading.sandbox.limits import SandboxLimits, apply_rlimits
 
 TRACEBACK_CHARS = 4000
-WORKER_FILES = ("grading/rpc/", "grading/sandbox/")  # frames of ours, hidden from tracebacks
+# Folders of our own code, whose frames are hidden from tracebacks (exact folders: a student's
+# file is not hidden because some folder of theirs happens to be named "grading/sandbox").
+WORKER_FILES = tuple(os.path.join(os.path.dirname(os.path.abspath(path)), "")
+                     for path in (__file__, sys.modules[Handle.__module__].__file__))
 
 
 class CappedText(io.TextIOBase):
-    """A text sink that keeps the first ``cap`` characters and counts the rest."""
+    """A text sink that keeps the first ``cap`` characters and counts the rest.
 
-    def __init__(self, cap: int):
-        self.cap = cap
+    With ``fd``, the kept text goes straight to that file descriptor (the worker's stdout or
+    stderr pipe, drained by the grader) instead of being held here: what the student's code
+    printed then survives a crash or a timeout of the call, in order with what it wrote to the
+    fd itself. ``finish`` adds the note on what was dropped.
+    """
+
+    def __init__(self, cap: int, fd: int | None = None):
+        self.cap, self.fd = cap, fd
         self.parts: list[str] = []
         self.kept = 0
         self.dropped = 0
 
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return "utf-8"
+
     def writable(self) -> bool:
         return True
+
+    def fileno(self) -> int:
+        if self.fd is None:
+            return super().fileno()
+        return self.fd
 
     def write(self, text) -> int:
         text = str(text)
         room = self.cap - self.kept
         if room > 0:
-            self.parts.append(text[:room])
+            self._keep(text[:room])
             self.kept += min(room, len(text))
         self.dropped += max(0, len(text) - max(room, 0))
         return len(text)
 
+    def _keep(self, text: str) -> None:
+        if self.fd is None:
+            self.parts.append(text)
+            return
+        data = memoryview(text.encode("utf-8", "replace"))
+        try:
+            while data:
+                data = data[os.write(self.fd, data):]
+        except OSError:  # the student closed the fd, or the grader is gone
+            pass
+
+    def _note(self) -> str:
+        return f"\n[... {self.dropped} more characters dropped]" if self.dropped else ""
+
+    def finish(self) -> None:
+        """Write the note on dropped characters to ``fd`` (when there is one)."""
+        if self.fd is not None and self.dropped:
+            self._keep(self._note() + "\n")
+
     def getvalue(self) -> str:
-        note = f"\n[... {self.dropped} more characters dropped]" if self.dropped else ""
-        return "".join(self.parts) + note
+        """What was kept here (nothing when it went to ``fd``), with the note."""
+        return "" if self.fd is not None else "".join(self.parts) + self._note()
 
 
 class Worker:
     """The handle table and the request handlers."""
 
-    def __init__(self, scratch: Path, output_cap: int):
+    def __init__(self, scratch: Path, output_cap: int,
+                 output_fds: tuple[int, int] | tuple[None, None] = (None, None)):
         self.scratch = scratch
         self.output_cap = output_cap
+        self.output_fds = output_fds  # (1, 2) in the worker: output goes to the drained pipes
         self.objects: dict[int, object] = {}
         self.ids_by_object: dict[int, int] = {}
+        self.refs: dict[int, int] = {}  # handles of each id sent and not released yet
         self.next_id = 1
 
     # -- handles ---------------------------------------------------------------------------
     def to_handle(self, obj: object) -> Handle:
+        """A Handle for ``obj``; the same object always gets the same id.
+
+        Each Handle sent becomes one grader-side object that releases it once, so an id is
+        dropped only when every Handle sent for it was released.
+        """
+        handle_text = _type_name(obj), _summary(obj)
         key = id(obj)
         if key not in self.ids_by_object:
             self.ids_by_object[key] = self.next_id
             self.objects[self.next_id] = obj
             self.next_id += 1
-        return Handle(self.ids_by_object[key], _type_name(obj), _summary(obj))
+        hid = self.ids_by_object[key]
+        self.refs[hid] = self.refs.get(hid, 0) + 1
+        return Handle(hid, *handle_text)
 
     def from_handle(self, handle: Handle) -> object:
         if handle.id not in self.objects:
@@ -98,9 +148,14 @@ class Worker:
 
     def release(self, ids: list[int]) -> None:
         for hid in ids:
-            obj = self.objects.pop(hid, None)
-            if obj is not None:
+            if hid not in self.objects:
+                continue
+            self.refs[hid] = self.refs.get(hid, 1) - 1
+            if self.refs[hid] <= 0:
+                del self.refs[hid]
+                obj = self.objects.pop(hid)
                 self.ids_by_object.pop(id(obj), None)
+                del obj  # the student's __del__ may run here
 
     # -- operations ------------------------------------------------------------------------
     def op_load(self, files: dict, module: str = "submission") -> object:
@@ -139,7 +194,7 @@ class Worker:
         """Run one request with stdout/stderr captured; never raises."""
         op = request.get("op")
         method = getattr(self, f"op_{op}", None) if isinstance(op, str) else None
-        out, err = CappedText(self.output_cap), CappedText(self.output_cap)
+        out, err = (CappedText(self.output_cap, fd) for fd in self.output_fds)
         response: dict = {"id": request.get("id")}
         if op == "release":
             self.release(list(request.get("ids", [])))
@@ -158,38 +213,71 @@ class Worker:
             response.update(ok=False, error=_error_dict(exc))
         finally:
             sys.stdout, sys.stderr = saved
+            out.finish()
+            err.finish()
         response.update(stdout=out.getvalue(), stderr=err.getvalue())
         return response
 
 
 def _type_name(obj: object) -> str:
+    """``module.Class`` of ``obj``, from ``type(obj)`` only (``isinstance`` would read the
+    student's ``__class__``, which may be a property that does anything)."""
     cls = type(obj)
-    if isinstance(obj, types.ModuleType):
-        return f"module {obj.__name__}"
-    return f"{cls.__module__}.{cls.__qualname__}"[:200]
+    if issubclass(cls, types.ModuleType):
+        return _text(lambda: f"module {types.ModuleType.__getattribute__(obj, '__name__')}")
+    return _text(lambda: f"{cls.__module__}.{cls.__qualname__}")
 
 
 def _summary(obj: object) -> str:
     """A description that runs no student code (no repr of their objects)."""
-    if isinstance(obj, types.ModuleType):
-        return f"module {obj.__name__}"[:200]
-    if isinstance(obj, type | types.FunctionType | types.MethodType | types.BuiltinFunctionType):
-        return str(getattr(obj, "__qualname__", getattr(obj, "__name__", "a function")))[:200]
-    return f"a {type(obj).__qualname__} object"[:200]
+    cls = type(obj)
+    if issubclass(cls, types.ModuleType):
+        return _type_name(obj)
+    if issubclass(cls, type | types.FunctionType | types.MethodType | types.BuiltinFunctionType):
+        return _text(lambda: getattr(obj, "__qualname__", getattr(obj, "__name__", "a function")))
+    return _text(lambda: f"a {cls.__qualname__} object")
+
+
+def _text(make) -> str:
+    """``str(make())`` cut to 200 characters, or a placeholder when that fails."""
+    try:
+        text = make()
+        return (text if type(text) is str else "an object")[:200]
+    except Exception:  # noqa: BLE001 - a name computed by the student's code
+        return "an object"
 
 
 def _error_dict(exc: BaseException) -> dict:
-    frames = [f for f in traceback.extract_tb(exc.__traceback__)
-              if not any(marker in f.filename for marker in WORKER_FILES)]
-    text = "".join(traceback.format_list(frames))
-    text += "".join(traceback.format_exception_only(type(exc), exc))
+    """What the grader learns of an exception: its type, message and traceback without our
+    frames. Never raises, whatever the exception's ``__str__`` or attributes do."""
+    type_name = type(exc).__name__[:200]
+    try:
+        frames = [f for f in traceback.extract_tb(exc.__traceback__)
+                  if not os.path.abspath(f.filename).startswith(WORKER_FILES)]
+        text = "".join(traceback.format_list(frames))
+        text += "".join(traceback.format_exception_only(type(exc), exc))
+    except Exception:  # noqa: BLE001 - e.g. a __notes__ property that raises
+        text = f"{type_name}: <the traceback could not be shown>\n"
     if len(text) > TRACEBACK_CHARS:
         text = "[...]\n" + text[-TRACEBACK_CHARS:]
     try:
         message = str(exc)[:2000]
     except Exception:  # noqa: BLE001 - a student's __str__ may itself raise
         message = "<the exception's message could not be shown>"
-    return {"type": type(exc).__name__, "message": message, "traceback": text}
+    return {"type": type_name, "message": message, "traceback": text}
+
+
+def die_with_parent(parent_pid: int | None) -> None:
+    """Have the kernel SIGKILL this worker when the grader dies (process level; bwrap does the
+    same for its whole PID namespace). Exits at once when the grader is already gone."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if parent_pid is not None and os.getppid() != parent_pid:
+        os._exit(1)
 
 
 def kill_strays(max_passes: int = 50) -> int:
@@ -245,11 +333,13 @@ def drop_privileges(uid: int) -> None:
 
 def main(argv: list[str]) -> int:
     config = json.loads(argv[1])
+    if not config.get("pid_namespace", False):
+        die_with_parent(config.get("parent_pid"))
     limits = SandboxLimits(**config["limits"])
     scratch = Path(config["scratch"])
     for name in config.get("preload", []):
         importlib.import_module(name)
-    if "torch" in sys.modules:
+    if "torch" in sys.modules and limits.threads > 0:
         sys.modules["torch"].set_num_threads(limits.threads)
     uid = config.get("uid")
     if uid is not None and os.getuid() == 0:
@@ -259,7 +349,7 @@ def main(argv: list[str]) -> int:
     sys.path.append(str(scratch))
     requests = os.fdopen(config["request_fd"], "rb", buffering=0)
     responses = os.fdopen(config["response_fd"], "wb", buffering=0)
-    worker = Worker(scratch, limits.output_bytes)
+    worker = Worker(scratch, limits.output_bytes, output_fds=(1, 2))
     in_pid_namespace = config.get("pid_namespace", False)
     write_message(responses, {"id": 0, "ok": True, "value": {"pid": os.getpid(),
                                                            "uid": os.getuid()}})

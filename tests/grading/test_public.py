@@ -1,0 +1,45 @@
+"""What ``grade.py`` shows a student: the public tests run like the grader runs them."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from grading.examples import reference_submission, write_submission
+from grading.public import format_table, format_test_results, run_public_tests
+from grading.report.result import TestResult
+
+LAB = Path(__file__).parent / "fixture_lab"
+
+
+def test_public_tests_on_the_stub_and_on_the_reference(tmp_path):
+    tests, level = run_public_tests(LAB, isolation="process")
+    assert level == "process"
+    assert [(t.name, t.status) for t in tests] == [("softmax rows sum to 1", "failed"),
+                                                   ("RunningMean starts at 0", "passed")]
+    reference = write_submission(reference_submission(LAB), tmp_path / "me")
+    tests, _ = run_public_tests(LAB, reference, isolation="process")
+    assert [t.status for t in tests] == ["passed", "passed"]
+
+
+def test_the_labs_conftest_is_its_own_inside_another_pytest_session():
+    """This session imported the project's tests/conftest.py; the lab's tests/conftest.py
+    must still be imported from the lab (not found in sys.modules under the same name)."""
+    run_public_tests(LAB, isolation="process")
+    lab_conftests = [m for m in sys.modules.values()
+                     if str(getattr(m, "__file__", "")).startswith(str(LAB))]
+    assert lab_conftests == []  # imported for the run, and forgotten after it
+
+
+def test_format_table_aligns_columns():
+    table = format_table(("check", "points"), [("a long name", "1/2"), ("b", "10/10")])
+    assert table.splitlines() == ["check        points",
+                                  "-----------  ------",
+                                  "a long name  1/2",
+                                  "b            10/10"]
+
+
+def test_format_test_results_cuts_long_reasons():
+    tests = [TestResult(name="t", max_score=2, score=0.5, status="failed", reason="r" * 200)]
+    (_, _, row) = format_test_results(tests).splitlines()
+    assert row.startswith("t      0.5/2   failed  ") and row.endswith("r" * 70)
