@@ -61,6 +61,17 @@ class RemoteObject:
     def _rpc_label(self) -> str:
         return self._rpc_handle.summary
 
+    def __len__(self) -> int:
+        size = self._rpc_client.request("getattr", target=self._rpc_handle, name="__len__",
+                                        what=f"len({self._rpc_label})")()
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+            raise TypeError(f"len() of a remote object returned {size!r:.60}")
+        return size
+
+    def __iter__(self):
+        raise TypeError(f"a remote {self._rpc_handle.type_name} cannot be iterated from the "
+                        "grader; have the sandbox build a list (a list comes back as a value)")
+
     def __repr__(self) -> str:
         return f"<remote {self._rpc_handle.type_name} #{self._rpc_handle.id}>"
 

@@ -545,3 +545,19 @@ def test_every_failure_is_a_sandbox_error():
     for cls in (StudentError, WorkerDied, CallTimeout, ProtocolError, RemoteAttributeError):
         assert issubclass(cls, SandboxError)
     assert re.search("timed out", CallTimeout(1.0, "calling f").reason)
+
+
+def test_len_works_and_iteration_is_a_clear_error():
+    from grading.rpc.client import WorkerClient
+    from grading.sandbox.launcher import SandboxSpec
+
+    client = WorkerClient.start(SandboxSpec(isolation="process"))
+    try:
+        module = client.load_submission({"submission.py": b"class Bag:\n"
+                                         b"    def __len__(self):\n        return 3\n"})
+        bag = module.Bag()
+        assert len(bag) == 3
+        with pytest.raises(TypeError, match="cannot be iterated"):
+            list(bag)
+    finally:
+        client.close()
