@@ -50,7 +50,7 @@ def image_grid(images, path: str | Path, ncols: int = 10, titles: Sequence[str] 
         if titles is not None:
             ax.set_title(titles[i], fontsize=7)
     if title:
-        fig.suptitle(title)
+        fig.suptitle(title, y=1.0 + 0.12 / nrows)
     return save_figure(fig, path)
 
 

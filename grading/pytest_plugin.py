@@ -249,6 +249,16 @@ def _unique_name(name: str, item: pytest.Item, taken: set[str]) -> str:
     return next(c for c in candidates if c not in taken)
 
 
+def student_message(exc: AssertionError) -> str:
+    """An assertion's message without pytest's rewrite explanation (``assert ...``, ``+ where``
+    lines), which speaks of the test's code rather than of the student's result."""
+    text = str(exc).strip()
+    message, sep, _ = text.partition("\nassert ")
+    if sep and message.strip():
+        return message.strip()
+    return "" if text.startswith("assert ") and "\n" in text else text
+
+
 def _explain_failure(exc: BaseException) -> tuple[str, str | None, str]:
     """(reason, received, extra output) for an exception raised inside a test.
 
@@ -260,8 +270,7 @@ def _explain_failure(exc: BaseException) -> tuple[str, str | None, str]:
     if isinstance(exc, SandboxError):
         return exc.reason, None, getattr(exc, "stdout", "")
     if isinstance(exc, AssertionError):
-        text = str(exc).strip()
-        return "wrong result", (text[:2000] or None), ""
+        return "wrong result", (student_message(exc)[:2000] or None), ""
     return (f"the check could not use what your code returned "
             f"({type(exc).__name__}: {str(exc)[:300]})", None, "")
 

@@ -185,6 +185,13 @@ class _MountPlan:
         self.mounted.add(dest)
 
 
+def python_executable() -> str:
+    """This interpreter's path without ``..`` (``lab/../.venv/bin/python`` would not exist in
+    the sandbox, where ``lab`` is not mounted). Not resolved through links: that would leave
+    the virtual environment."""
+    return os.path.normpath(os.path.abspath(sys.executable))
+
+
 def bwrap_argv(spec: SandboxSpec, config: dict, env: dict[str, str]) -> list[str]:
     """The bubblewrap command line that runs the worker under ``spec``."""
     limits = spec.limits
@@ -223,7 +230,7 @@ def bwrap_argv(spec: SandboxSpec, config: dict, env: dict[str, str]) -> list[str
              "--chdir", "/scratch"]
     for key, value in env.items():
         args += ["--setenv", key, value]
-    return [*args, "--", sys.executable, "-m", "grading.sandbox.worker", json.dumps(config)]
+    return [*args, "--", python_executable(), "-m", "grading.sandbox.worker", json.dumps(config)]
 
 
 class DeadlineReader:
@@ -385,7 +392,7 @@ class WorkerProcess:
             if self.spec.data_dir is not None:
                 env["LABS_DATA_DIR"] = str(self.spec.data_dir)
             config.update(scratch=str(self._host_scratch), pid_namespace=False)
-            argv = [sys.executable, "-m", "grading.sandbox.worker", json.dumps(config)]
+            argv = [python_executable(), "-m", "grading.sandbox.worker", json.dumps(config)]
             popen_env = env
         try:
             self.proc = subprocess.Popen(argv, env=popen_env, pass_fds=(req_r, resp_w),

@@ -293,3 +293,12 @@ def test_an_unchanged_fixture_lab_is_graded_from_its_stub(tmp_path):
     assert test["reason"] == ("not implemented yet (the stub still raises NotImplementedError: "
                               "fixture_lab: fit_line)")
     assert payload["isolation"] == "process"
+
+
+def test_student_message_drops_pytests_rewrite_explanation():
+    from grading.pytest_plugin import student_message
+
+    rewritten = AssertionError("softmax rows must sum to 1\nassert False\n +  where False = f()")
+    assert student_message(rewritten) == "softmax rows must sum to 1"
+    assert student_message(AssertionError("plain message")) == "plain message"
+    assert student_message(AssertionError("assert 1 == 2\n +  where 1 = f()")) == ""

@@ -400,3 +400,12 @@ def test_a_busy_worker_dies_with_a_grader_that_was_killed():
         if not wait_gone(int(pid), 0):
             os.kill(int(pid), signal.SIGKILL)
         shutil.rmtree(scratch, ignore_errors=True)  # a grader killed by SIGKILL cannot clean up
+
+
+def test_python_executable_has_no_dot_dot(monkeypatch):
+    import sys
+
+    from grading.sandbox.launcher import python_executable
+
+    monkeypatch.setattr(sys, "executable", "/opt/x/lab/../.venv/bin/python")
+    assert python_executable() == "/opt/x/.venv/bin/python"

@@ -1,0 +1,570 @@
+"""Lab: training tricks for a 64-100-50-10 MLP on sklearn's 8x8 digits.
+
+Write, from scratch, the initialisations, the optimisers SGD / AdaGrad / Adam, BatchNorm1d and
+inverted Dropout, then the training loop, the evaluation and a random search on the validation
+split. Inside this file do not use ``torch.optim.SGD/Adagrad/Adam``, ``torch.nn.init``,
+``nn.BatchNorm1d``, ``nn.Dropout`` or their functional forms: the grader checks.
+"""
+
+import math
+
+import numpy as np
+import torch
+from torch import nn
+
+from common.data import load_digits_split
+
+# ---------------------------------------------------------------- initialisations
+
+
+def init_uniform(module, low=-0.1, high=0.1):
+    """Weights of an ``nn.Linear`` ~ U(low, high), its bias 0; other modules are left alone.
+
+    Use it as ``model.apply(init_uniform)``; draw from torch's random generator (so that
+    ``torch.manual_seed`` makes it reproducible).
+    """
+    # BEGIN SOLUTION
+    if isinstance(module, nn.Linear):
+        with torch.no_grad():
+            module.weight.uniform_(low, high)
+            if module.bias is not None:
+                module.bias.zero_()
+    # END SOLUTION
+
+
+def init_xavier(module):
+    """Xavier (Glorot) uniform: weights of an ``nn.Linear`` ~ U(-a, a) with
+    ``a = sqrt(6 / (fan_in + fan_out))``, bias 0; other modules are left alone.
+
+    An ``nn.Linear(fan_in, fan_out)`` has ``weight`` of shape (fan_out, fan_in).
+    """
+    # BEGIN SOLUTION
+    if isinstance(module, nn.Linear):
+        fan_out, fan_in = module.weight.shape
+        bound = math.sqrt(6.0 / (fan_in + fan_out))
+        with torch.no_grad():
+            module.weight.uniform_(-bound, bound)
+            if module.bias is not None:
+                module.bias.zero_()
+    # END SOLUTION
+
+
+def init_he(module):
+    """He (Kaiming) uniform for ReLU: weights of an ``nn.Linear`` ~ U(-a, a) with
+    ``a = sqrt(6 / fan_in)`` (variance 2 / fan_in), bias 0; other modules are left alone."""
+    # BEGIN SOLUTION
+    if isinstance(module, nn.Linear):
+        fan_in = module.weight.shape[1]
+        bound = math.sqrt(6.0 / fan_in)
+        with torch.no_grad():
+            module.weight.uniform_(-bound, bound)
+            if module.bias is not None:
+                module.bias.zero_()
+    # END SOLUTION
+
+
+INITS = {"uniform": init_uniform, "xavier": init_xavier, "he": init_he}
+
+# ---------------------------------------------------------------- optimisers
+
+
+def _check_hyper(name, value, low=0.0):
+    if not isinstance(value, int | float) or isinstance(value, bool) or not value >= low:
+        raise ValueError(f"{name} must be a number >= {low}; received {value!r}.")
+
+
+class SGD(torch.optim.Optimizer):
+    """Stochastic gradient descent with momentum, dampening, Nesterov and L2 weight decay.
+
+    The update rule and defaults of ``torch.optim.SGD``: ``g = grad + weight_decay * p``;
+    with momentum, ``buf = g`` on the first step (no dampening) and
+    ``buf = momentum * buf + (1 - dampening) * g`` after; the step direction is ``buf``, or
+    ``g + momentum * buf`` with Nesterov; ``p = p - lr * direction``.
+    """
+
+    def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0,
+                 nesterov=False):
+        for name, value in (("lr", lr), ("momentum", momentum), ("dampening", dampening),
+                            ("weight_decay", weight_decay)):
+            _check_hyper(name, value)
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError(f"Nesterov momentum needs momentum > 0 and dampening 0; received "
+                             f"momentum={momentum}, dampening={dampening}.")
+        defaults = dict(lr=lr, momentum=momentum, dampening=dampening,
+                        weight_decay=weight_decay, nesterov=nesterov)
+        super().__init__(params, defaults)
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        """One update of every parameter that has a ``.grad``; returns ``closure()`` if given.
+
+        Keep per-parameter state (the momentum buffer) in ``self.state[p]``; read the
+        hyperparameters from each of ``self.param_groups``; skip parameters whose grad is None.
+        """
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        # BEGIN SOLUTION
+        for group in self.param_groups:
+            lr, momentum = group["lr"], group["momentum"]
+            dampening, weight_decay = group["dampening"], group["weight_decay"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                d_p = p.grad
+                if weight_decay != 0:
+                    d_p = d_p.add(p, alpha=weight_decay)
+                if momentum != 0:
+                    state = self.state[p]
+                    buf = state.get("momentum_buffer")
+                    if buf is None:
+                        buf = torch.clone(d_p).detach()
+                        state["momentum_buffer"] = buf
+                    else:
+                        buf.mul_(momentum).add_(d_p, alpha=1 - dampening)
+                    d_p = d_p.add(buf, alpha=momentum) if group["nesterov"] else buf
+                p.add_(d_p, alpha=-lr)
+        # END SOLUTION
+        return loss
+
+
+class AdaGrad(torch.optim.Optimizer):
+    """AdaGrad with the update rule and defaults of ``torch.optim.Adagrad``.
+
+    At step t (1, 2, ...): ``g = grad + weight_decay * p``;
+    ``clr = lr / (1 + (t - 1) * lr_decay)``; ``sum = sum + g * g`` (``sum`` starts at
+    ``initial_accumulator_value``); ``p = p - clr * g / (sqrt(sum) + eps)``.
+    """
+
+    def __init__(self, params, lr=1e-2, lr_decay=0.0, weight_decay=0.0,
+                 initial_accumulator_value=0.0, eps=1e-10):
+        for name, value in (("lr", lr), ("lr_decay", lr_decay), ("weight_decay", weight_decay),
+                            ("initial_accumulator_value", initial_accumulator_value),
+                            ("eps", eps)):
+            _check_hyper(name, value)
+        defaults = dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
+                        initial_accumulator_value=initial_accumulator_value, eps=eps)
+        super().__init__(params, defaults)
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        """One AdaGrad update (see the class docstring); returns ``closure()`` if given."""
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        # BEGIN SOLUTION
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                state = self.state[p]
+                if not state:
+                    state["step"] = 0
+                    state["sum"] = torch.full_like(p, group["initial_accumulator_value"])
+                state["step"] += 1
+                grad = p.grad
+                if group["weight_decay"] != 0:
+                    grad = grad.add(p, alpha=group["weight_decay"])
+                clr = group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"])
+                state["sum"].addcmul_(grad, grad, value=1)
+                std = state["sum"].sqrt().add_(group["eps"])
+                p.addcdiv_(grad, std, value=-clr)
+        # END SOLUTION
+        return loss
+
+
+class Adam(torch.optim.Optimizer):
+    """Adam (L2 weight decay added to the gradient, optional AMSGrad), as ``torch.optim.Adam``.
+
+    At step t: ``g = grad + weight_decay * p``; ``m = beta1 * m + (1 - beta1) * g``;
+    ``v = beta2 * v + (1 - beta2) * g * g`` (m, v start at 0); with AMSGrad
+    ``v_max = max(v_max, v)`` replaces v below;
+    ``p = p - lr / (1 - beta1**t) * m / (sqrt(v) / sqrt(1 - beta2**t) + eps)``.
+    """
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
+                 amsgrad=False):
+        for name, value in (("lr", lr), ("eps", eps), ("weight_decay", weight_decay)):
+            _check_hyper(name, value)
+        if len(betas) != 2 or not all(0.0 <= b < 1.0 for b in betas):
+            raise ValueError(f"betas must be two numbers in [0, 1); received {betas!r}.")
+        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
+                        amsgrad=amsgrad)
+        super().__init__(params, defaults)
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        """One Adam update (see the class docstring); returns ``closure()`` if given."""
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        # BEGIN SOLUTION
+        for group in self.param_groups:
+            beta1, beta2 = group["betas"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                state = self.state[p]
+                if not state:
+                    state["step"] = 0
+                    state["exp_avg"] = torch.zeros_like(p)
+                    state["exp_avg_sq"] = torch.zeros_like(p)
+                    if group["amsgrad"]:
+                        state["max_exp_avg_sq"] = torch.zeros_like(p)
+                state["step"] += 1
+                step = state["step"]
+                grad = p.grad
+                if group["weight_decay"] != 0:
+                    grad = grad.add(p, alpha=group["weight_decay"])
+                exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+                exp_avg.lerp_(grad, 1 - beta1)
+                exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+                step_size = group["lr"] / (1 - beta1**step)
+                bias_correction2_sqrt = math.sqrt(1 - beta2**step)
+                if group["amsgrad"]:
+                    torch.maximum(state["max_exp_avg_sq"], exp_avg_sq,
+                                  out=state["max_exp_avg_sq"])
+                    second = state["max_exp_avg_sq"]
+                else:
+                    second = exp_avg_sq
+                denom = (second.sqrt() / bias_correction2_sqrt).add_(group["eps"])
+                p.addcdiv_(exp_avg, denom, value=-step_size)
+        # END SOLUTION
+        return loss
+
+
+# ---------------------------------------------------------------- layers
+
+
+class BatchNorm1d(nn.Module):
+    """Batch Normalization of inputs of shape (N, C), as ``nn.BatchNorm1d``.
+
+    Training: normalise with the batch mean and the *biased* batch variance, then update
+    ``running_mean`` and ``running_var`` (the latter with the *unbiased* variance) as
+    ``running = (1 - momentum) * running + momentum * batch_statistic``.
+    Eval: normalise with the running statistics and leave them unchanged.
+    Output: ``weight * (x - mean) / sqrt(var + eps) + bias``.
+    """
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1):
+        super().__init__()
+        self.num_features, self.eps, self.momentum = num_features, eps, momentum
+        self.weight = nn.Parameter(torch.ones(num_features))
+        self.bias = nn.Parameter(torch.zeros(num_features))
+        self.register_buffer("running_mean", torch.zeros(num_features))
+        self.register_buffer("running_var", torch.ones(num_features))
+
+    def forward(self, x):
+        """x : Tensor of shape (N, C) -> Tensor of shape (N, C)."""
+        if x.dim() != 2 or x.shape[1] != self.num_features:
+            raise ValueError(f"BatchNorm1d({self.num_features}) expects input of shape "
+                             f"(N, {self.num_features}); received {tuple(x.shape)}.")
+        if self.training and x.shape[0] < 2:
+            raise ValueError("BatchNorm1d in training mode needs a batch of at least 2 rows; "
+                             f"received {x.shape[0]}. Use a larger batch or model.eval().")
+        # BEGIN SOLUTION
+        if self.training:
+            n = x.shape[0]
+            mean = x.mean(dim=0)
+            var = x.var(dim=0, unbiased=False)
+            with torch.no_grad():
+                self.running_mean.mul_(1 - self.momentum).add_(mean.detach(),
+                                                               alpha=self.momentum)
+                self.running_var.mul_(1 - self.momentum).add_(var.detach() * (n / (n - 1)),
+                                                              alpha=self.momentum)
+        else:
+            mean, var = self.running_mean, self.running_var
+        x_hat = (x - mean) / torch.sqrt(var + self.eps)
+        return self.weight * x_hat + self.bias
+        # END SOLUTION
+
+
+class Dropout(nn.Module):
+    """Inverted dropout: in training, zero each entry with probability ``p`` and scale the
+    kept ones by ``1 / (1 - p)`` (so the expected output equals the input); in eval, the
+    identity. Draw the mask from torch's random generator."""
+
+    def __init__(self, p=0.5):
+        super().__init__()
+        if not isinstance(p, int | float) or isinstance(p, bool) or not 0.0 <= p <= 1.0:
+            raise ValueError(f"dropout probability p must be in [0, 1]; received {p!r}.")
+        self.p = float(p)
+
+    def forward(self, x):
+        """x : Tensor of any shape -> Tensor of the same shape."""
+        # BEGIN SOLUTION
+        if not self.training or self.p == 0.0:
+            return x
+        if self.p == 1.0:
+            return x * 0.0
+        keep = (torch.rand_like(x) >= self.p).to(x.dtype)
+        return x * keep / (1.0 - self.p)
+        # END SOLUTION
+
+
+# ---------------------------------------------------------------- the network (given)
+
+
+class MLP(nn.Module):
+    """64-100-50-10 ReLU network; optional BatchNorm1d after each hidden Linear and Dropout
+    after each hidden ReLU. Input (N, 64) float32, output logits (N, 10)."""
+
+    def __init__(self, hidden=(100, 50), batch_norm=False, dropout=0.0, in_features=64,
+                 num_classes=10):
+        super().__init__()
+        layers, width = [], in_features
+        for size in hidden:
+            layers.append(nn.Linear(width, size))
+            if batch_norm:
+                layers.append(BatchNorm1d(size))
+            layers.append(nn.ReLU())
+            if dropout > 0:
+                layers.append(Dropout(dropout))
+            width = size
+        layers.append(nn.Linear(width, num_classes))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.net(x)
+
+
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "adam")
+DEFAULT_CONFIG = {"optimizer": "adam", "lr": 1e-3, "momentum": 0.9, "weight_decay": 0.0,
+                  "init": "he", "batch_norm": False, "dropout": 0.0, "batch_size": 64}
+
+
+def make_model(config):
+    """The MLP of ``config`` (keys of DEFAULT_CONFIG), initialised with ``config["init"]``."""
+    config = {**DEFAULT_CONFIG, **config}
+    if config["init"] not in INITS:
+        raise ValueError(f"init must be one of {sorted(INITS)}; received {config['init']!r}.")
+    model = MLP(batch_norm=bool(config["batch_norm"]), dropout=float(config["dropout"]))
+    model.apply(INITS[config["init"]])
+    return model
+
+
+def make_optimizer(config, model):
+    """The optimiser of ``config``: sgd, momentum / nesterov (SGD with momentum), adagrad, adam."""
+    config = {**DEFAULT_CONFIG, **config}
+    name, lr, wd = config["optimizer"], float(config["lr"]), float(config["weight_decay"])
+    params = model.parameters()
+    if name == "sgd":
+        return SGD(params, lr=lr, weight_decay=wd)
+    if name in ("momentum", "nesterov"):
+        return SGD(params, lr=lr, momentum=float(config["momentum"]), weight_decay=wd,
+                   nesterov=name == "nesterov")
+    if name == "adagrad":
+        return AdaGrad(params, lr=lr, weight_decay=wd)
+    if name == "adam":
+        return Adam(params, lr=lr, weight_decay=wd)
+    raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}; received {name!r}.")
+
+
+def train_config(config, split=None, epochs=100, seed=0):
+    """Seed torch, build model and optimiser from ``config``, ``fit_model``; -> (model, history)."""
+    config = {**DEFAULT_CONFIG, **config}
+    torch.manual_seed(seed)
+    model = make_model(config)
+    optimizer = make_optimizer(config, model)
+    history = fit_model(model, nn.CrossEntropyLoss(), optimizer, epochs, split,
+                        batch_size=int(config["batch_size"]), seed=seed)
+    return model, history
+
+
+# ---------------------------------------------------------------- training and evaluation
+
+
+def _as_tensors(X, y=None):
+    X = torch.as_tensor(np.asarray(X), dtype=torch.float32)
+    return X if y is None else (X, torch.as_tensor(np.asarray(y), dtype=torch.int64))
+
+
+def fit_model(model, loss_fn, optimizer, epochs, split=None, batch_size=64, seed=None):
+    """Train ``model`` for ``epochs`` passes over ``split.X_train`` in shuffled mini-batches.
+
+    Parameters
+    ----------
+    model : nn.Module mapping (B, 64) float32 to logits (B, 10)
+    loss_fn : e.g. ``nn.CrossEntropyLoss()`` (mean over the batch)
+    optimizer : an optimiser over ``model.parameters()``
+    epochs : int >= 1
+    split : object with ``X_train`` (N, 64), ``y_train`` (N,), ``X_val``, ``y_val`` (numpy
+        arrays); default ``load_digits_split()``. Read only these four: never the test split.
+    batch_size : int, mini-batch size (the last batch may be smaller)
+    seed : int or None; when given, the shuffling order comes from
+        ``torch.Generator().manual_seed(seed)``, else from torch's global generator.
+
+    Returns
+    -------
+    history : dict with lists of ``epochs`` floats each: ``train_loss`` and ``train_acc`` (the
+        mean over the epoch's mini-batches, weighted by their size, in training mode) and
+        ``val_loss`` and ``val_acc`` (``evaluate_model`` on the validation split after the
+        epoch).
+    """
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"epochs must be a positive integer; received {epochs!r}.")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer; received {batch_size!r}.")
+    split = load_digits_split() if split is None else split
+    # BEGIN SOLUTION
+    X_train, y_train = _as_tensors(split.X_train, split.y_train)
+    X_val, y_val = np.asarray(split.X_val), np.asarray(split.y_val)
+    generator = torch.Generator().manual_seed(seed) if seed is not None else None
+    history = {"train_loss": [], "train_acc": [], "val_loss": [], "val_acc": []}
+    n = len(y_train)
+    for _ in range(epochs):
+        model.train()
+        order = torch.randperm(n, generator=generator)
+        total_loss, correct = 0.0, 0
+        for start in range(0, n, batch_size):
+            idx = order[start:start + batch_size]
+            xb, yb = X_train[idx], y_train[idx]
+            optimizer.zero_grad()
+            logits = model(xb)
+            loss = loss_fn(logits, yb)
+            loss.backward()
+            optimizer.step()
+            total_loss += loss.item() * len(idx)
+            correct += int((logits.argmax(dim=1) == yb).sum())
+        history["train_loss"].append(total_loss / n)
+        history["train_acc"].append(correct / n)
+        val_loss, val_acc = evaluate_model(model, X_val, y_val, loss_fn)
+        history["val_loss"].append(val_loss)
+        history["val_acc"].append(val_acc)
+    return history
+    # END SOLUTION
+
+
+def predict_proba(model, X):
+    """Class probabilities of ``model`` in eval mode (the model's mode is restored after).
+
+    X : ndarray of shape (N, 64) -> ndarray of shape (N, 10), float32, rows summing to 1.
+    """
+    # BEGIN SOLUTION
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            return torch.softmax(model(_as_tensors(X)), dim=1).numpy()
+    finally:
+        model.train(was_training)
+    # END SOLUTION
+
+
+def evaluate_model(model, X, y, loss_fn):
+    """Mean loss and accuracy of ``model`` in eval mode, without gradients (mode restored).
+
+    X : ndarray of shape (N, 64); y : ndarray of shape (N,) -> (loss, accuracy), two floats.
+    """
+    # BEGIN SOLUTION
+    X, y = _as_tensors(X, y)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            logits = model(X)
+            loss = float(loss_fn(logits, y))
+            accuracy = float((logits.argmax(dim=1) == y).float().mean())
+    finally:
+        model.train(was_training)
+    return loss, accuracy
+    # END SOLUTION
+
+
+def confusion_matrix(y_true, y_pred, num_classes=10):
+    """Counts ``C[i, j]`` of samples of true class i predicted as class j (sklearn's layout).
+
+    y_true, y_pred : int arrays of shape (N,) with values in 0..num_classes-1
+    -> ndarray of shape (num_classes, num_classes), int64.
+    """
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    if y_true.shape != y_pred.shape or y_true.ndim != 1:
+        raise ValueError(f"y_true and y_pred must be 1-D of the same length; received shapes "
+                         f"{y_true.shape} and {y_pred.shape}.")
+    # BEGIN SOLUTION
+    matrix = np.zeros((num_classes, num_classes), dtype=np.int64)
+    np.add.at(matrix, (y_true.astype(np.int64), y_pred.astype(np.int64)), 1)
+    return matrix
+    # END SOLUTION
+
+
+def misclassified_samples(model, X, y):
+    """The samples that ``model`` gets wrong, in increasing index order.
+
+    X : ndarray of shape (N, 64); y : ndarray of shape (N,)
+    -> list of dicts ``{"index": int, "true": int, "pred": int, "prob": float}``, where
+    ``prob`` is the probability the model gives to its (wrong) predicted class.
+    """
+    # BEGIN SOLUTION
+    probs = predict_proba(model, X)
+    pred = probs.argmax(axis=1)
+    y = np.asarray(y)
+    return [{"index": int(i), "true": int(y[i]), "pred": int(pred[i]),
+             "prob": float(probs[i, pred[i]])} for i in np.flatnonzero(pred != y)]
+    # END SOLUTION
+
+
+# ---------------------------------------------------------------- random search
+
+
+def sample_config(space, rng):
+    """One configuration drawn from ``space`` with the numpy Generator ``rng``.
+
+    space : dict name -> a list (pick one entry uniformly), ``("uniform", low, high)``,
+        ``("loguniform", low, high)`` (log of the value uniform), ``("int", low, high)``
+        (an integer in low..high inclusive), or any other value (kept as is).
+    -> dict name -> value (plain Python bool / int / float / str).
+    """
+    # BEGIN SOLUTION
+    config = {}
+    for name, spec in space.items():
+        if isinstance(spec, list):
+            config[name] = spec[int(rng.integers(len(spec)))]
+        elif isinstance(spec, tuple) and len(spec) == 3 and isinstance(spec[0], str):
+            kind, low, high = spec
+            if kind == "uniform":
+                config[name] = float(rng.uniform(low, high))
+            elif kind == "loguniform":
+                config[name] = float(np.exp(rng.uniform(np.log(low), np.log(high))))
+            elif kind == "int":
+                config[name] = int(rng.integers(low, high + 1))
+            else:
+                raise ValueError(f"space[{name!r}]: unknown distribution {kind!r}; use "
+                                 "'uniform', 'loguniform' or 'int'.")
+        else:
+            config[name] = spec
+    return config
+    # END SOLUTION
+
+
+def random_search(space, n_trials, seed=0, split=None, epochs=30):
+    """Random search over ``space`` scored on the *validation* split (never the test split).
+
+    Trial t draws ``config = {**DEFAULT_CONFIG, **sample_config(space, rng)}`` with
+    ``rng = np.random.default_rng(seed)`` and trains it with
+    ``train_config(config, split, epochs, seed=seed + t)``.
+
+    Returns
+    -------
+    best_config : dict, the config of the trial with the highest final validation accuracy
+        (the first one on ties)
+    trials : list of ``n_trials`` dicts ``{"config": dict, "val_acc": float,
+        "val_loss": float}`` in trial order (the final epoch's validation metrics)
+    """
+    if isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 1:
+        raise ValueError(f"n_trials must be a positive integer; received {n_trials!r}.")
+    split = load_digits_split() if split is None else split
+    # BEGIN SOLUTION
+    rng = np.random.default_rng(seed)
+    trials = []
+    for t in range(n_trials):
+        config = {**DEFAULT_CONFIG, **sample_config(space, rng)}
+        _, history = train_config(config, split, epochs, seed=seed + t)
+        trials.append({"config": config, "val_acc": history["val_acc"][-1],
+                       "val_loss": history["val_loss"][-1]})
+    best = max(range(n_trials), key=lambda t: (trials[t]["val_acc"], -t))
+    return dict(trials[best]["config"]), trials
+    # END SOLUTION
