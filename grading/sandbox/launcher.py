@@ -200,7 +200,12 @@ def bwrap_argv(spec: SandboxSpec, config: dict, env: dict[str, str]) -> list[str
             "--hostname", "sandbox", "--proc", "/proc", "--dev", "/dev"]
     if os.getuid() == 0:
         args += ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+    # The private /tmp and /scratch come first: a bind below /tmp (a checkout or virtual
+    # environment there) must land on top of the private /tmp, not be hidden by it.
+    args += ["--perms", "1777", "--size", str(limits.scratch_bytes), "--tmpfs", "/scratch",
+             "--perms", "1777", "--size", str(limits.tmp_bytes), "--tmpfs", "/tmp"]
     plan = _MountPlan(args)
+    plan.created.update({"/tmp", "/scratch"})
     for path in SYSTEM_PATHS:
         if os.path.islink(path):
             args += ["--symlink", os.readlink(path), path]
@@ -225,9 +230,7 @@ def bwrap_argv(spec: SandboxSpec, config: dict, env: dict[str, str]) -> list[str
             args += ["--ro-bind", "/dev/null", f"{lab}/submission.py"]
     if spec.data_dir is not None and spec.data_dir.is_dir():
         plan.mount(f"{root}/data", ["--ro-bind", str(spec.data_dir), f"{root}/data"])
-    args += ["--perms", "1777", "--size", str(limits.scratch_bytes), "--tmpfs", "/scratch",
-             "--perms", "1777", "--size", str(limits.tmp_bytes), "--tmpfs", "/tmp",
-             "--chdir", "/scratch"]
+    args += ["--chdir", "/scratch"]
     for key, value in env.items():
         args += ["--setenv", key, value]
     return [*args, "--", python_executable(), "-m", "grading.sandbox.worker", json.dumps(config)]

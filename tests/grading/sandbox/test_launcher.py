@@ -409,3 +409,16 @@ def test_python_executable_has_no_dot_dot(monkeypatch):
 
     monkeypatch.setattr(sys, "executable", "/opt/x/lab/../.venv/bin/python")
     assert python_executable() == "/opt/x/.venv/bin/python"
+
+
+def test_private_tmp_is_mounted_before_binds_that_may_lie_below_it():
+    """A checkout or virtual environment under /tmp must stay visible in the sandbox."""
+    import json
+
+    from grading.sandbox.launcher import SandboxSpec, bwrap_argv
+
+    argv = bwrap_argv(SandboxSpec(), {"limits": {}}, {})
+    tmp_at = next(i for i, a in enumerate(argv) if a == "/tmp" and argv[i - 1] == "--tmpfs")
+    binds = [i for i, a in enumerate(argv) if a == "--ro-bind"]
+    assert all(tmp_at < i for i in binds), "a --ro-bind comes before the private /tmp"
+    assert json.loads(argv[-1]) == {"limits": {}}

@@ -1,0 +1,115 @@
+"""Draw a results folder of train.py.
+
+    python visualization.py --results_path results/<date-time>
+    python visualization.py --results_path results/<date-time> --num_samples 30
+
+Writes into the folder:
+
+* ``top_samples.png``     the highest-weighted training images (digit and weight above each);
+* ``look_alikes.png``     the highest-weighted images that are *not* target digits;
+* ``weights_by_digit.png`` the distribution of the learned weights of each digit (log scale);
+* ``losses.png``          validation and held-out test loss on the targets, learned vs uniform.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import numpy as np
+from data import selection_data
+from train import read_results
+
+from common.plots import image_grid, plot_curves, save_figure
+
+
+@dataclass
+class VisualizationArgs:
+    """Settings of one ``visualization.py`` run (every field is a command-line flag)."""
+
+    results_path: str = ""
+    num_samples: int = 50
+    num_look_alikes: int = 20
+
+
+HELP = {
+    "results_path": "a results folder written by train.py",
+    "num_samples": "how many of the highest-weighted images to draw",
+    "num_look_alikes": "how many of the highest-weighted non-target images to draw",
+}
+
+
+def parse_args(argv: list[str] | None = None) -> VisualizationArgs:
+    defaults = VisualizationArgs()
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    for f in fields(VisualizationArgs):
+        default = getattr(defaults, f.name)
+        parser.add_argument(f"--{f.name}", type=type(default), default=default,
+                            required=f.name == "results_path", help=HELP[f.name])
+    args = VisualizationArgs(**vars(parser.parse_args(argv)))
+    for name in ("num_samples", "num_look_alikes"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name} must be >= 1; received {getattr(args, name)}.")
+    return args
+
+
+def _titles(labels: np.ndarray, weights: np.ndarray) -> list[str]:
+    return [f"{d}  w={w:.2f}" for d, w in zip(labels, weights, strict=True)]
+
+
+def weights_by_digit(weights: np.ndarray, labels: np.ndarray, target_digits, path: Path) -> Path:
+    """Box plot of the weights of each digit (log scale), target digits highlighted."""
+    import matplotlib.pyplot as plt
+
+    digits = np.unique(labels)
+    fig, ax = plt.subplots(figsize=(7, 4))
+    boxes = ax.boxplot([weights[labels == d] for d in digits], patch_artist=True, widths=0.6,
+                       flierprops={"markersize": 2})
+    ax.set_xticks(np.arange(1, len(digits) + 1), [str(d) for d in digits])
+    for box, digit in zip(boxes["boxes"], digits, strict=True):
+        box.set_facecolor("tab:orange" if digit in target_digits else "tab:blue")
+        box.set_alpha(0.6)
+    ax.set_yscale("log")
+    ax.axhline(1.0, color="gray", lw=0.8, ls="--")
+    ax.set_xlabel("digit")
+    ax.set_ylabel("learned weight (mean 1; log scale)")
+    ax.set_title(f"weights per digit (orange: targets {list(target_digits)})")
+    ax.grid(alpha=0.3, axis="y")
+    return save_figure(fig, path)
+
+
+def main(argv: list[str] | None = None) -> list[Path]:
+    args = parse_args(argv)
+    folder = Path(args.results_path)
+    config, summary, history, arrays = read_results(folder)
+    data = selection_data(config.target_digits, per_digit=config.per_digit)
+    if not np.array_equal(data.train_labels, arrays["train_labels"]):
+        raise ValueError(f"the pool rebuilt from {folder / 'config.yaml'} does not match the "
+                         "saved labels; was the folder written by another version of train.py?")
+    weights, labels, targets = arrays["weights"], data.train_labels, data.target_digits
+    top = np.argsort(-weights, kind="stable")[:args.num_samples]
+    others = np.flatnonzero(~np.isin(labels, targets))
+    look = others[np.argsort(-weights[others], kind="stable")[:args.num_look_alikes]]
+    written = [
+        image_grid(data.train_images[top], folder / "top_samples.png", ncols=10,
+                   titles=_titles(labels[top], weights[top]),
+                   title=f"the {len(top)} highest-weighted training images (targets "
+                         f"{list(targets)})"),
+        image_grid(data.train_images[look], folder / "look_alikes.png", ncols=10,
+                   titles=_titles(labels[look], weights[look]),
+                   title=f"the {len(look)} highest-weighted images of the other digits"),
+        weights_by_digit(weights, labels, targets, folder / "weights_by_digit.png"),
+    ]
+    curves = {f"{key.split('_')[0]} ({run})": values for run, h in history.items()
+              for key, values in h.items() if key in ("val_loss", "test_loss")}
+    written.append(plot_curves(curves, folder / "losses.png", ylabel="cross-entropy on the "
+                               "target digits", title="learned vs uniform weights"))
+    print(f"top {summary['top']['top_k']} weights: digits {summary['top']['digits']}")
+    for path in written:
+        print(f"wrote {path}")
+    return written
+
+
+if __name__ == "__main__":
+    main()

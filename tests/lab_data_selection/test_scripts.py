@@ -1,0 +1,199 @@
+"""The fixed modules and scripts of lab_data_selection: network, data, model, hyper_opt, the
+selector, train.py, visualization.py, grade.py, load_resources.py, check_gradients.py."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+
+@pytest.fixture(scope="module")
+def full_data():
+    from .conftest import reference_lab
+
+    with reference_lab() as import_module:
+        return import_module("data").selection_data((6, 7))
+
+
+def test_networks_shapes_and_validation(lab_module):
+    network = lab_module("network")
+    x = torch.zeros(3, 28, 28)
+    assert network.SimpleModel()(x).shape == (3, 10)
+    mlp = network.MLP(num_layers=3, input_shape=(28, 28), inter_dim=128)
+    assert mlp(x).shape == (3, 10)
+    assert sum(p.numel() for p in mlp.parameters()) == 784 * 128 + 128 + 128 * 128 + 128 + 1290
+    assert network.MLP(num_layers=1, input_shape=(8,), num_classes=5)(torch.zeros(2, 8)).shape \
+        == (2, 5)
+    with pytest.raises(ValueError, match="num_layers"):
+        network.MLP(num_layers=0)
+    with pytest.raises(ValueError, match="activation"):
+        network.SimpleModel(activation="gelu")
+    with pytest.raises(ValueError, match="network must be"):
+        network.build_network("cnn")
+
+
+def test_selection_data_split(full_data, lab_module):
+    d = full_data
+    assert (len(d.train_labels), len(d.val_labels), len(d.test_labels)) == (3000, 200, 200)
+    assert np.bincount(d.train_labels).tolist() == [300] * 10
+    assert set(d.val_labels) == set(d.test_labels) == {6, 7}
+    assert d.base_rate == pytest.approx(0.2)
+    pool = {img.tobytes() for img in d.train_images}
+    assert not any(img.tobytes() in pool for img in d.val_images)
+    small = d.subset(100)
+    assert np.bincount(small.train_labels).tolist() == [100] * 10
+    np.testing.assert_array_equal(small.train_images, d.train_images[
+        lab_module("data").first_per_digit(d.train_labels, 100)])
+    data = lab_module("data")
+    with pytest.raises(ValueError, match="per_digit"):
+        data.selection_data((6, 7), per_digit=301)
+    with pytest.raises(ValueError, match="target_digits"):
+        data.check_target_digits([6, 12])
+    assert data.check_target_digits([8, 3, 3]) == (3, 8)
+
+
+def test_model_weights_and_uniform_loss(lab_module):
+    model_mod = lab_module("model")
+    net = lab_module("network").MLP(num_layers=1, input_shape=(4,), num_classes=3)
+    criterion = torch.nn.CrossEntropyLoss(reduction="none")
+    model = model_mod.DataSelectionHyperOptModel(net, criterion, 10, initial_weight=2.0)
+    assert model.hyper_parameters == [model.log_weights]
+    assert model.parameters == list(net.parameters())
+    torch.testing.assert_close(model.get_sample_weights(), torch.ones(10))
+    x, y = torch.randn(5, 4), torch.tensor([0, 1, 2, 0, 1])
+    loss, logits = model.train_loss(x, y, torch.tensor([0, 3, 4, 7, 9]))
+    torch.testing.assert_close(loss, criterion(logits, y).mean())
+    with pytest.raises(ValueError, match="sample_indices"):
+        model.train_loss(x, y, torch.tensor([0, 1]))
+    with pytest.raises(ValueError, match="reduction='none'"):
+        model_mod.BaseHyperOptModel(net, torch.nn.CrossEntropyLoss()).per_sample_losses(x, y)
+
+
+def _tiny_selector(lab_module, full_data, **kwargs):
+    return lab_module("mnist_data_selection").MNISTDataSelector(
+        (6, 7), data=full_data.subset(20), verbose=False, **kwargs)
+
+
+def test_hyper_optimizer_halves_inner_lr_on_divergence(lab_module, full_data):
+    selector = _tiny_selector(lab_module, full_data, inner_lr=50.0, K=5)
+    with pytest.warns(UserWarning, match="diverged"):
+        selector.train(1)
+    assert selector.hyper_optimizer.divergences >= 1
+    assert selector.hyper_optimizer.inner_lr < 50.0
+
+
+def test_hyper_step_lowers_the_validation_loss(lab_module, full_data):
+    """One hyper-step along minus the hypergradient, with the network held fixed after a
+    little training, lowers the validation loss of the next SGD step's network."""
+    selector = _tiny_selector(lab_module, full_data, K=20)
+    selector.train(2)
+    x, y, idx = selector.x_train[:64], selector.y_train[:64], torch.arange(64)
+    state = {k: v.clone() for k, v in selector.network.state_dict().items()}
+    log_weights = selector.model.log_weights.detach().clone()
+
+    def val_after_sgd_step():
+        selector.network.load_state_dict(state)
+        loss, _ = selector.model.train_loss(x, y, idx)
+        grads = torch.autograd.grad(loss, selector.model.parameters)
+        with torch.no_grad():
+            for p, g in zip(selector.model.parameters, grads, strict=True):
+                p -= 0.5 * g
+            return float(selector.model.validation_loss(selector.x_val, selector.y_val))
+
+    before = val_after_sgd_step()
+    selector.network.load_state_dict(state)
+    grads = selector.hyper_optimizer.hypergradient(
+        lambda: selector.model.train_loss(x, y, idx),
+        lambda: selector.model.validation_loss(selector.x_val, selector.y_val))
+    with torch.no_grad():
+        selector.model.log_weights.copy_(log_weights - 2.0 * grads[0] / grads[0].abs().max())
+    assert val_after_sgd_step() < before
+
+
+def test_uniform_selector_matches_the_grader_baseline(lab_module, full_data, hidden_reference):
+    data = full_data.subset(20)
+    selector = lab_module("mnist_data_selection").MNISTDataSelector(
+        (6, 7), data=data, learn_weights=False, seed=3, verbose=False)
+    selector.train(2)
+    torch.testing.assert_close(selector.model.log_weights.detach(), torch.zeros(200))
+    expected = hidden_reference.uniform_baseline(lab_module("network"),
+                                                 lab_module("data").normalise, data, 2, 3)
+    np.testing.assert_allclose(selector.predict_logits(data.test_images), expected, rtol=1e-4,
+                               atol=1e-5)
+    assert hidden_reference.BASELINE == {
+        "network": "simple", "batch_size": 64,
+        **{k: lab_module("mnist_data_selection").DEFAULTS[k] for k in ("lr", "momentum")}}
+
+
+def test_selector_other_targets_and_analysis(lab_module, capsys, tmp_path):
+    data = lab_module("data").selection_data((3, 8), per_digit=20)
+    selector = lab_module("mnist_data_selection").MNISTDataSelector(
+        [3, 8], batch_size=32, data=data, verbose=True)
+    train_losses, val_losses = selector.train(num_epochs=2)
+    assert len(train_losses) == len(val_losses) == 2
+    top_indices, top_weights = selector.analyze_sample_importance(top_k=10)
+    assert len(top_indices) == 10 and np.all(np.diff(top_weights) <= 0)
+    counts = selector.visualize_results(top_indices, num_samples=5, path=tmp_path / "top.png")
+    assert sum(counts.values()) == 5 and (tmp_path / "top.png").is_file()
+    assert "target digits [3, 8]" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="target digits"):
+        lab_module("mnist_data_selection").MNISTDataSelector([6, 7], data=data)
+    with pytest.raises(ValueError, match="unknown settings"):
+        lab_module("mnist_data_selection").MNISTDataSelector([3, 8], data=data, K_terms=3)
+
+
+@pytest.mark.slow
+def test_train_and_visualization_end_to_end(lab_module, tmp_path):
+    train = lab_module("train")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        folder = train.main(["--epochs", "1", "--per_digit", "20", "--target_digits", "0", "1",
+                             "--results_path", str(tmp_path)])
+    summary = json.loads((folder / "summary.json").read_text())
+    assert {"learned", "uniform", "test_loss_ratio", "top", "timing_ms"} <= set(summary)
+    assert summary["top"]["base_rate"] == pytest.approx(0.2)
+    args, _, history, arrays = train.read_results(folder)
+    assert args.target_digits == [0, 1] and set(history) == {"learned", "uniform"}
+    assert arrays["weights"].shape == (200,)
+    written = lab_module("visualization").main(["--results_path", str(folder),
+                                                "--num_samples", "12"])
+    assert [p.name for p in written] == ["top_samples.png", "look_alikes.png",
+                                         "weights_by_digit.png", "losses.png"]
+    for path in written:
+        assert Image.open(path).size[0] > 300
+
+
+def test_train_rejects_bad_flags(lab_module):
+    train = lab_module("train")
+    for argv in (["--epochs", "0"], ["--target_digits", "6", "11"]):
+        with pytest.raises(SystemExit):
+            train.parse_args(argv)
+    args = train.parse_args(["--no-use_gauss_newton", "--target_digits", "3", "8"])
+    assert args.use_gauss_newton is False and args.target_digits == [3, 8]
+
+
+def test_graded_run_gives_logits_and_weights(lab_module, full_data):
+    d = full_data.subset(20)
+    out = lab_module("train").graded_run(d.train_images, d.train_labels, d.val_images,
+                                         d.val_labels, d.test_images[:7], [6, 7], 1, 0)
+    assert out["test_logits"].shape == (7, 10) and out["weights"].shape == (200,)
+    assert out["weights"].mean() == pytest.approx(1.0)
+
+
+def test_load_resources_and_grade_flags(lab_module, capsys):
+    lab_module("load_resources").main([])
+    assert "base rate of the targets in the pool 20%" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        lab_module("grade").parse_args(["--submission", "no_such_file.py"])
+
+
+@pytest.mark.slow
+def test_check_gradients_all_ok(lab_module, capsys):
+    lab_module("check_gradients").main([])
+    out = capsys.readouterr().out
+    assert "CHECK" not in out and out.count("ok ") >= 9, out
