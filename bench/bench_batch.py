@@ -38,13 +38,15 @@ def batch_seconds(lab_dir: Path, n: int, workers: int, thread_budget: bool) -> f
 
 
 def run(quick: bool = False) -> None:
-    n = 10 if quick else 50
-    print(f"{n} submissions per run; seconds (submissions per second)")
-    print(f"{'lab':<11} {'threads':<8} {'1 worker':>16} {'2 workers':>16} {'speed-up':>9}")
+    sizes = {"trivial": 10 if quick else 50, "BLAS-bound": 4 if quick else 10}
+    print("seconds (submissions per second)")
+    print(f"{'lab':<11} {'n':>3} {'threads':<8} {'1 worker':>16} {'2 workers':>16} "
+          f"{'speed-up':>9}")
     for name, lab in LABS.items():
+        n = sizes[name]
         for budget in (True, False):
             one = batch_seconds(lab, n, 1, budget)
             two = batch_seconds(lab, n, 2, budget)
             label = "budget" if budget else "unset"
-            print(f"{name:<11} {label:<8} {one:8.1f} ({n / one:4.2f}/s) {two:8.1f} "
+            print(f"{name:<11} {n:>3} {label:<8} {one:8.1f} ({n / one:4.2f}/s) {two:8.1f} "
                   f"({n / two:4.2f}/s) {one / two:8.2f}x")
