@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import os
 import signal
 import subprocess
@@ -15,6 +16,9 @@ import pytest
 from grading.batch import BatchGrader, discover, extract_zip, lab_fingerprint, safe_id
 from grading.examples import apply_patch, reference_submission, write_submission
 from grading.gradebook import grades_csv
+from grading.sandbox.launcher import bwrap_works
+
+from .test_adversarial import CASES, FULL, build_submission
 
 HERE = Path(__file__).parent
 LAB = HERE / "fixture_lab"
@@ -162,3 +166,31 @@ def test_grades_csv_is_stable_and_lists_every_test():
     assert lines[1].startswith("a,1,2,") and lines[1].endswith(",1,")
     assert lines[2].startswith("b,2,4,")
     assert text == grades_csv(dict(reversed(list(results.items()))))
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_a_class_with_the_adversarial_corpus_gets_a_row_each(tmp_path):
+    """Every attack of the corpus beside honest students, in one parallel batch: the batch exits
+    0, every student has a row, the honest ones keep full points and each attack gets the score
+    its own test pins."""
+    folder = tmp_path / "class"
+    for case in CASES:
+        build_submission(case, folder / case, OUT=str(tmp_path / "elsewhere"), LAB=str(LAB),
+                         PORT="9", MARK=f"batch-marker-{case}")
+    for i in range(2):
+        write_submission(REFERENCE + f"# honest {i}\n", folder / f"honest{i}")
+    cmd = _grade_cmd(folder, tmp_path / "out")
+    cmd[cmd.index("--workers") + 1] = "2"
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=840)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+
+    with open(tmp_path / "out" / "grades.csv", newline="") as f:
+        rows = {row["student_id"]: row for row in csv.DictReader(f)}
+    assert sorted(rows) == sorted([*CASES, "honest0", "honest1"])
+    for case, expected in CASES.items():
+        if expected.needs_bwrap and not bwrap_works():
+            continue
+        assert float(rows[case]["score"]) == pytest.approx(expected.score), rows[case]
+    assert float(rows["honest0"]["score"]) == float(rows["honest1"]["score"]) == FULL
+    assert not (tmp_path / "elsewhere").exists()
