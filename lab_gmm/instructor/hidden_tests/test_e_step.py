@@ -1,0 +1,98 @@
+"""Hidden tests of GMM._e_step (10 points)."""
+
+import time
+
+import numpy as np
+import pytest
+from gmm_reference import log_responsibilities, ref
+from problems import (
+    SEED,
+    call_in_sandbox,
+    describe,
+    high_dimensional,
+    mixture,
+    remote_gmm,
+    time_budget,
+)
+
+
+def _check_gamma(gamma, n, k):
+    assert isinstance(gamma, np.ndarray), (
+        f"_e_step must return a numpy array of shape ({n}, {k}); it returned {describe(gamma)}")
+    assert gamma.shape == (n, k), (
+        f"_e_step must return gamma of shape (N, K) = ({n}, {k}); it returned {gamma.shape}")
+    bad_rows = int((~np.isfinite(gamma)).any(axis=1).sum())
+    assert bad_rows == 0, (
+        f"gamma has NaN or infinite values in {bad_rows} of {n} rows. Where every density "
+        "underflows to 0, pi_k N(x|k) / sum_j pi_j N(x|j) is 0/0: work with log densities and "
+        "subtract the row maximum (log-sum-exp) before exponentiating.")
+
+
+@pytest.mark.points(4)
+@pytest.mark.time_limit(20)
+@pytest.mark.hint("gamma[n, k] = pi_k N(x_n | mu_k, Sigma_k) / sum_j pi_j N(x_n | mu_j, Sigma_j).")
+def test_e_step_matches_reference(submission):
+    """E-step: responsibilities match the reference (N = 300, D = 4, K = 3)"""
+    X, means, covs, pi = mixture(np.random.default_rng(100 + SEED), 300, 4, 3)
+    gamma = remote_gmm(submission, means, covs, pi)._e_step(X)
+    _check_gamma(gamma, 300, 3)
+    np.testing.assert_allclose(gamma.sum(axis=1), 1.0, atol=1e-8,
+                               err_msg="each row of gamma must sum to 1")
+    expected = np.exp(log_responsibilities(X, means, covs, pi)[0])
+    worst = np.abs(gamma - expected).max()
+    assert worst < 1e-6, (
+        f"gamma differs from the expected responsibilities by up to {worst:.3g} (tolerance "
+        "1e-6). Check the weighting by pi_k and which covariance each component uses.")
+
+
+@pytest.mark.points(3)
+@pytest.mark.time_limit(20)
+@pytest.mark.hint("In D = 50 densities underflow to 0. Compute log(pi_k) + log N(x | k) for every "
+                  "k, subtract the row maximum, then exponentiate and normalise.")
+def test_e_step_high_dimension(submission):
+    """E-step in high dimension (D = 50, well-separated clusters, points between them)"""
+    X, means, covs, pi = high_dimensional(np.random.default_rng(200 + SEED))
+    gamma = remote_gmm(submission, means, covs, pi)._e_step(X)
+    _check_gamma(gamma, X.shape[0], len(pi))
+    expected = np.exp(log_responsibilities(X, means, covs, pi)[0])
+    worst = np.abs(gamma - expected).max()
+    assert worst < 1e-6, (
+        f"gamma differs from the expected responsibilities by up to {worst:.3g} (tolerance 1e-6)"
+        " for points far from every cluster, where all densities underflow.")
+
+
+@pytest.mark.points(1)
+@pytest.mark.time_limit(20)
+@pytest.mark.hint("Write X - mean (a new array), never X -= mean.")
+def test_e_step_keeps_inputs(submission, fixed):
+    """E-step leaves X and the parameters unchanged"""
+    X, means, covs, pi = mixture(np.random.default_rng(300 + SEED), 200, 3, 2)
+    gmm = remote_gmm(submission, means, covs, pi)
+    _, (X_after,) = call_in_sandbox(fixed, gmm._e_step, X)
+    assert np.array_equal(X_after, X), "_e_step modified its argument X in place"
+    for name, before in (("means", means), ("covs", covs), ("pi", pi)):
+        after = getattr(gmm, name)
+        assert isinstance(after, np.ndarray) and np.array_equal(after, before), (
+            f"_e_step changed self.{name}; the E-step only reads the parameters")
+
+
+@pytest.mark.points(2)
+@pytest.mark.time_limit(40)
+@pytest.mark.hint("Loop over the K components at most, never over the N samples: one "
+                  "vectorised expression per component (matrix products, np.sum over an axis).")
+def test_e_step_speed(submission):
+    """E-step is vectorised: N = 20,000, D = 50, K = 10 within the time budget"""
+    rng = np.random.default_rng(400 + SEED)
+    X, means, covs, pi = mixture(rng, 20_000, 50, 10, spread=1.0)
+    gmm = remote_gmm(submission, means, covs, pi)
+    model = ref.GMM(10, 50)
+    model.means, model.covs, model.pi = means, covs, pi
+    budget = time_budget(lambda: model._e_step(X))
+    gmm._e_step(X[:100])  # warm-up
+    start = time.perf_counter()
+    gamma = gmm._e_step(X)
+    seconds = time.perf_counter() - start
+    _check_gamma(gamma, 20_000, 10)
+    assert seconds < budget, (
+        f"_e_step took {seconds:.2f} s on 20,000 x 50 data with 10 components; the budget is "
+        f"{budget:.2f} s on this machine now (about 6 times a vectorised E-step)")

@@ -1,0 +1,110 @@
+"""Hidden tests of GMM._m_step (10 points)."""
+
+import time
+
+import numpy as np
+import pytest
+from gmm_reference import ref
+from problems import SEED, call_in_sandbox, describe, mixture, remote_gmm, time_budget
+
+
+def _reference_m_step(X, gamma):
+    model = ref.GMM(gamma.shape[1], X.shape[1])
+    model._m_step(X, gamma)
+    return model
+
+
+def _parameters(gmm, k, d):
+    values = {name: getattr(gmm, name) for name in ("pi", "means", "covs")}
+    shapes = {"pi": (k,), "means": (k, d), "covs": (k, d, d)}
+    for name, value in values.items():
+        assert isinstance(value, np.ndarray) and value.shape == shapes[name], (
+            f"after _m_step, self.{name} must be an array of shape {shapes[name]}; it is "
+            f"{describe(value)}")
+    return values
+
+
+@pytest.mark.points(4)
+@pytest.mark.time_limit(20)
+@pytest.mark.hint("N_k = sum_n gamma_nk; pi_k = N_k / N; mu_k = sum_n gamma_nk x_n / N_k; "
+                  "Sigma_k = sum_n gamma_nk (x_n - mu_k)(x_n - mu_k)^T / N_k + 1e-6 I.")
+def test_m_step_matches_reference(submission):
+    """M-step: pi, means and covs match the reference (N = 300, D = 4, K = 3)"""
+    rng = np.random.default_rng(500 + SEED)
+    X, means, covs, pi = mixture(rng, 300, 4, 3)
+    gamma = rng.dirichlet(np.ones(3), size=300)
+    gmm = remote_gmm(submission, means, covs, pi)
+    gmm._m_step(X, gamma)
+    got = _parameters(gmm, 3, 4)
+    expected = _reference_m_step(X, gamma)
+    for name in ("pi", "means", "covs"):
+        want = getattr(expected, name)
+        worst = np.abs(got[name] - want).max()
+        assert worst < 1e-8 * max(1.0, np.abs(want).max()), (
+            f"self.{name} differs from the maximum-likelihood update by up to {worst:.3g}"
+            + (" (is 1e-6 I added to each covariance, and do you divide by N_k?)"
+               if name == "covs" else ""))
+
+
+@pytest.mark.points(3)
+@pytest.mark.time_limit(20)
+@pytest.mark.hint("Add 1e-6 * np.eye(D) to every covariance: without it, data on a flat subspace "
+                  "gives a singular covariance and the next E-step fails.")
+def test_m_step_covariances_positive_definite(submission):
+    """M-step: symmetric, positive-definite covariances (with 1e-6 I) on degenerate data"""
+    rng = np.random.default_rng(600 + SEED)
+    X = np.zeros((240, 6))
+    X[:, :3] = rng.normal(size=(240, 3)) @ rng.normal(size=(3, 3))
+    X[:, 3] = X[:, 0] - 2 * X[:, 1]  # rank 3: column 3 depends on 0 and 1
+    X[:, 4] = 1.0  # columns 4 and 5 are constant
+    gamma = np.zeros((240, 2))
+    gamma[np.arange(240), np.arange(240) % 2] = 1.0
+    gmm = remote_gmm(submission, np.zeros((2, 6)), np.tile(np.eye(6), (2, 1, 1)), np.ones(2) / 2)
+    gmm._m_step(X, gamma)
+    covs = _parameters(gmm, 2, 6)["covs"]
+    asymmetry = np.abs(covs - covs.transpose(0, 2, 1)).max()
+    assert asymmetry <= 1e-10 * np.abs(covs).max(), (
+        f"the covariances are not symmetric (|S - S^T| up to {asymmetry:.3g})")
+    smallest = np.linalg.eigvalsh(covs).min()
+    assert smallest > 0.5e-6, (
+        f"a covariance has smallest eigenvalue {smallest:.3g} on data lying in a subspace: it is "
+        "singular. Add 1e-6 I to each covariance.")
+    want = _reference_m_step(X, gamma).covs
+    worst = np.abs(covs - want).max()
+    assert worst < 1e-9, f"the covariances differ from the reference by up to {worst:.3g}"
+
+
+@pytest.mark.points(1)
+@pytest.mark.time_limit(20)
+@pytest.mark.hint("Compute X - mu_k and gamma-weighted copies as new arrays; never write into X "
+                  "or gamma.")
+def test_m_step_keeps_inputs(submission, fixed):
+    """M-step leaves X and gamma unchanged"""
+    rng = np.random.default_rng(700 + SEED)
+    X, means, covs, pi = mixture(rng, 200, 3, 2)
+    gamma = rng.dirichlet(np.ones(2), size=200)
+    gmm = remote_gmm(submission, means, covs, pi)
+    _, (X_after, gamma_after) = call_in_sandbox(fixed, gmm._m_step, X, gamma)
+    assert np.array_equal(X_after, X), "_m_step modified its argument X in place"
+    assert np.array_equal(gamma_after, gamma), "_m_step modified its argument gamma in place"
+
+
+@pytest.mark.points(2)
+@pytest.mark.time_limit(40)
+@pytest.mark.hint("Loop over the K components at most: Sigma_k = (gamma_k * diff).T @ diff / N_k "
+                  "is one matrix product; a loop over samples is thousands of times slower.")
+def test_m_step_speed(submission):
+    """M-step is vectorised: N = 20,000, D = 50, K = 10 within the time budget"""
+    rng = np.random.default_rng(800 + SEED)
+    X, means, covs, pi = mixture(rng, 20_000, 50, 10, spread=1.0)
+    gamma = rng.dirichlet(np.ones(10), size=20_000)
+    gmm = remote_gmm(submission, means, covs, pi)
+    budget = time_budget(lambda: _reference_m_step(X, gamma))
+    gmm._m_step(X[:100], gamma[:100])  # warm-up
+    start = time.perf_counter()
+    gmm._m_step(X, gamma)
+    seconds = time.perf_counter() - start
+    _parameters(gmm, 10, 50)
+    assert seconds < budget, (
+        f"_m_step took {seconds:.2f} s on 20,000 x 50 data with 10 components; the budget is "
+        f"{budget:.2f} s on this machine now (about 6 times a vectorised M-step)")

@@ -1,0 +1,301 @@
+"""Lab GMM: a Gaussian mixture fitted by EM, a PCA, and sampling digits from the mixture.
+
+You complete four parts (see README.md): ``GMM._e_step``, ``GMM._m_step``, ``PCA.fit`` and
+``sample_from_gmm``. Everything else in this file is given; keep the names and signatures.
+"""
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from scipy.linalg import solve_triangular
+from sklearn.cluster import KMeans
+
+from common.artifacts import NumpyArtifactMixin
+from common.checks import check_shape
+from common.progress import progress
+
+REG_COVAR = 1e-6  # added to each covariance's diagonal in the M-step
+
+
+class GMM(NumpyArtifactMixin):
+    """Gaussian mixture model with full covariances, initialised by KMeans, fitted by EM.
+
+    Parameters
+    ----------
+    n_components : int
+        Number of components, K.
+    data_dim : int
+        Dimension of the data, D.
+
+    Attributes
+    ----------
+    means : ndarray of shape (K, D)
+    covs : ndarray of shape (K, D, D)
+    pi : ndarray of shape (K,), the mixing weights (non-negative, summing to 1)
+    lower_bound_ : float, the mean log-likelihood at the last EM iteration (after ``fit``)
+    n_iter_ : int, the number of EM iterations ``fit`` ran
+    converged_ : bool, whether ``fit`` stopped because the lower bound stopped moving
+    """
+
+    artifact_name = "gmm"
+
+    def __init__(self, n_components: int, data_dim: int):
+        if int(n_components) < 1 or int(data_dim) < 1:
+            raise ValueError(f"GMM needs n_components >= 1 and data_dim >= 1; received "
+                             f"n_components={n_components}, data_dim={data_dim}.")
+        self.n_components = int(n_components)
+        self.data_dim = int(data_dim)
+        self.means = np.zeros((self.n_components, self.data_dim))
+        self.covs = np.tile(np.eye(self.data_dim), (self.n_components, 1, 1))
+        self.pi = np.full(self.n_components, 1.0 / self.n_components)
+
+    # -- saving and loading (config.json + gmm.safetensors) -------------------------------
+    def _artifact_config(self):
+        return {"n_components": self.n_components, "data_dim": self.data_dim}
+
+    def _artifact_arrays(self):
+        return {"means": self.means, "covs": self.covs, "pi": self.pi}
+
+    def _load_arrays(self, arrays):
+        self.means, self.covs, self.pi = arrays["means"], arrays["covs"], arrays["pi"]
+
+    # -- fitting -------------------------------------------------------------------------------
+    def fit(self, X: np.ndarray, max_iter: int = 100, tol: float = 1e-3, init_labels=None,
+            random_state=None, verbose: bool = False):
+        """Initialise from KMeans labels, then run EM until the lower bound stops moving.
+
+        Parameters
+        ----------
+        X : ndarray of shape (N, D)
+        max_iter : int, the most EM iterations
+        tol : float, stop when the mean log-likelihood changes by less than ``tol`` between two
+            iterations (scikit-learn's rule for ``GaussianMixture``)
+        init_labels : ndarray of shape (N,) with values in 0..K-1, optional
+            Start from these hard labels instead of running KMeans.
+        random_state : int, optional, the seed of KMeans (default: numpy's global state)
+        verbose : bool, show a progress bar
+
+        Returns
+        -------
+        self
+        """
+        X = np.asarray(X, dtype=np.float64)
+        check_shape("X", X, ("N", self.data_dim))
+        if init_labels is None:
+            kmeans = KMeans(n_clusters=self.n_components, n_init=1, random_state=random_state)
+            init_labels = kmeans.fit(X).labels_
+        init_labels = np.asarray(init_labels)
+        check_shape("init_labels", init_labels, (X.shape[0],))
+        # The initial parameters are the M-step of the hard KMeans assignment.
+        self._m_step(X, np.eye(self.n_components)[init_labels])
+
+        lower_bound = -np.inf
+        self.converged_, self.n_iter_ = False, 0
+        iterations = range(1, max_iter + 1)
+        steps = progress(iterations, desc="EM", leave=False) if verbose else None
+        for self.n_iter_ in steps if steps is not None else iterations:
+            previous = lower_bound
+            gamma = self._e_step(X)
+            lower_bound = self._mean_log_likelihood(X, gamma)
+            self._m_step(X, gamma)
+            if steps is not None:
+                steps.set_postfix(lower_bound=f"{lower_bound:.4f}")
+            if abs(lower_bound - previous) < tol:
+                self.converged_ = True
+                break
+        self.lower_bound_ = float(lower_bound)
+        return self
+
+    def _mean_log_likelihood(self, X: np.ndarray, gamma: np.ndarray) -> float:
+        """The mean of log p(x_n) under the parameters that produced ``gamma``.
+
+        For any k, log p(x_n) = log pi_k + log N(x_n | k) - log gamma_nk; with k the most
+        responsible component this costs one Gaussian per sample instead of K.
+        """
+        best = np.argmax(gamma, axis=1)
+        log_p = np.empty(X.shape[0])
+        for k in np.unique(best):
+            rows = best == k
+            chol = np.linalg.cholesky(self.covs[k])
+            z = solve_triangular(chol, (X[rows] - self.means[k]).T, lower=True)
+            log_det = 2 * np.log(np.diag(chol)).sum()
+            log_gauss = -0.5 * (self.data_dim * np.log(2 * np.pi) + log_det + (z * z).sum(0))
+            log_p[rows] = np.log(self.pi[k]) + log_gauss - np.log(gamma[rows, k])
+        return float(log_p.mean())
+
+    def _e_step(self, X: np.ndarray) -> np.ndarray:
+        """E-step: the responsibilities of the components for each sample.
+
+        Parameters
+        ----------
+        X : ndarray of shape (N, D), not modified
+
+        Returns
+        -------
+        gamma : ndarray of shape (N, K); gamma[n, k] = p(component k | x_n), rows sum to 1.
+            Must stay finite in high dimension (D = 50), where densities underflow to 0.
+        """
+        # BEGIN SOLUTION
+        X = np.asarray(X, dtype=np.float64)
+        n, d = X.shape
+        k = len(self.pi)
+        chols = np.linalg.cholesky(self.covs)
+        # With W_j = L_j^{-1}, |W_j x - W_j mu_j|^2 is the Mahalanobis distance to component j.
+        # One matrix product of [X, 1] with the stacked [W_j^T; -(W_j mu_j)^T] gives them all.
+        projection = np.empty((d + 1, k, d))
+        for j, chol in enumerate(chols):
+            whitener = solve_triangular(chol, np.eye(d), lower=True)
+            projection[:d, j] = whitener.T
+            projection[d, j] = -(whitener @ self.means[j])
+        z = (np.hstack([X, np.ones((n, 1))]) @ projection.reshape(d + 1, k * d)).reshape(n, k, d)
+        log_det = 2 * np.log(np.diagonal(chols, axis1=1, axis2=2)).sum(axis=1)
+        log_weighted = (np.log(self.pi) - 0.5 * (d * np.log(2 * np.pi) + log_det)
+                        - 0.5 * np.einsum("nkd,nkd->nk", z, z))
+        log_weighted -= log_weighted.max(axis=1, keepdims=True)
+        gamma = np.exp(log_weighted)
+        gamma /= gamma.sum(axis=1, keepdims=True)
+        return gamma
+        # END SOLUTION
+
+    def _m_step(self, X: np.ndarray, gamma: np.ndarray) -> None:
+        """M-step: update ``pi``, ``means`` and ``covs`` from the responsibilities.
+
+        Parameters
+        ----------
+        X : ndarray of shape (N, D), not modified
+        gamma : ndarray of shape (N, K), not modified
+
+        Sets ``self.pi`` (K,), ``self.means`` (K, D) and ``self.covs`` (K, D, D), the maximum
+        likelihood estimates, with ``1e-6 * I`` (``REG_COVAR``) added to each covariance.
+        """
+        # BEGIN SOLUTION
+        X = np.asarray(X, dtype=np.float64)
+        n, d = X.shape
+        k = gamma.shape[1]
+        nk = gamma.sum(axis=0)
+        self.pi = nk / n
+        # Covariances do not depend on the origin: centring X keeps the one-pass form
+        # E[x x^T] - mu mu^T accurate, and one matrix product gives all K second moments.
+        center = X.mean(axis=0)
+        centered = X - center
+        means = (gamma.T @ centered) / nk[:, None]
+        weighted = (gamma[:, :, None] * centered[:, None, :]).reshape(n, k * d)
+        covs = ((weighted.T @ centered).reshape(k, d, d) / nk[:, None, None]
+                - means[:, :, None] * means[:, None, :])
+        covs = 0.5 * (covs + covs.transpose(0, 2, 1))
+        covs[:, np.arange(d), np.arange(d)] += REG_COVAR
+        self.means = means + center
+        self.covs = covs
+        # END SOLUTION
+
+    def _gaussian(self, X: np.ndarray, mean: np.ndarray, inv_cov: np.ndarray, det: float
+                  ) -> np.ndarray:
+        """The density of N(mean, cov) at each row of X (computed in log form, then exp).
+
+        Parameters
+        ----------
+        X : ndarray of shape (N, D)
+        mean : ndarray of shape (D,)
+        inv_cov : ndarray of shape (D, D), the inverse of the covariance
+        det : float, the determinant of the covariance
+
+        Returns
+        -------
+        density : ndarray of shape (N,). In high dimension it underflows to 0: for the E-step,
+            use its log form (the line computing ``log_density``), not its exp.
+        """
+        d = X.shape[1]
+        diff = X - mean
+        mahalanobis = np.sum((diff @ inv_cov) * diff, axis=1)
+        log_density = -0.5 * (mahalanobis + np.log(det) + d * np.log(2 * np.pi))
+        return np.exp(log_density)
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """The most responsible component of each sample: ndarray of shape (N,), in 0..K-1."""
+        return np.argmax(self._e_step(X), axis=1)
+
+
+class PCA(NumpyArtifactMixin):
+    """Principal component analysis.
+
+    Parameters
+    ----------
+    dim : int
+        Number of components kept, d.
+
+    Attributes
+    ----------
+    components : ndarray of shape (d, D), orthonormal rows, by decreasing explained variance
+    mean : ndarray of shape (D,), the mean of the data
+    """
+
+    artifact_name = "pca"
+
+    def __init__(self, dim: int):
+        if int(dim) < 1:
+            raise ValueError(f"PCA needs dim >= 1; received dim={dim}.")
+        self.dim = int(dim)
+        self.components = None
+        self.mean = None
+
+    def _artifact_config(self):
+        return {"dim": self.dim}
+
+    def _artifact_arrays(self):
+        if self.components is None:
+            raise ValueError("this PCA is not fitted yet: call fit(X) before save_pretrained.")
+        return {"components": self.components, "mean": self.mean}
+
+    def _load_arrays(self, arrays):
+        self.components, self.mean = arrays["components"], arrays["mean"]
+
+    def fit(self, X: np.ndarray) -> None:
+        """Compute ``self.mean`` and the first ``dim`` principal components with np.linalg.eigh.
+
+        Parameters
+        ----------
+        X : ndarray of shape (N, D), not modified
+
+        Sets ``self.mean`` (D,) and ``self.components`` (d, D): the unit eigenvectors of the
+        covariance of X with the d largest eigenvalues, as rows, largest first.
+        """
+        # BEGIN SOLUTION
+        X = np.asarray(X, dtype=np.float64)
+        self.mean = X.mean(axis=0)
+        centered = X - self.mean
+        cov = centered.T @ centered / (X.shape[0] - 1)
+        eigenvalues, eigenvectors = np.linalg.eigh(cov)
+        order = np.argsort(eigenvalues)[::-1][: self.dim]
+        self.components = eigenvectors[:, order].T
+        # END SOLUTION
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        """Project X of shape (N, D) onto the components: ndarray of shape (N, d)."""
+        return (X - self.mean) @ self.components.T
+
+    def inverse_transform(self, X_pca: np.ndarray) -> np.ndarray:
+        """Map X_pca of shape (N, d) back to the data space: ndarray of shape (N, D)."""
+        return X_pca @ self.components + self.mean
+
+
+def sample_from_gmm(gmm: GMM, pca: PCA, label: int, path) -> None:
+    """Draw one sample from component ``label`` of ``gmm`` and save it as an image.
+
+    Parameters
+    ----------
+    gmm : GMM fitted in the PCA space (D = pca.dim)
+    pca : PCA whose ``inverse_transform`` maps the sample back to the 784 pixels
+    label : int, the component to sample from
+    path : str or Path, an existing folder
+
+    Saves ``path/gmm_sample.png`` with Pillow: a 28 x 28 image (an [H, W] array of dtype
+    uint8, values in [0, 255]).
+    """
+    # BEGIN SOLUTION
+    z = np.random.multivariate_normal(gmm.means[label], gmm.covs[label])  # noqa: NPY002
+    pixels = pca.inverse_transform(z[None, :])[0]
+    side = int(round(np.sqrt(pixels.size)))
+    image = np.clip(pixels.reshape(side, side), 0.0, 1.0)
+    Image.fromarray((image * 255).round().astype(np.uint8)).save(Path(path) / "gmm_sample.png")
+    # END SOLUTION

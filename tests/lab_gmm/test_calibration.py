@@ -1,0 +1,46 @@
+"""The clustering rubric of lab_gmm, calibrated over seeds 0..4: the reference pipeline gets
+full credit and KMeans (what EM starts from) gets none."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+from sklearn.cluster import KMeans
+from sklearn.metrics import normalized_mutual_info_score
+
+from grading.scoring import load_rubric
+
+from .conftest import LAB_DIR
+
+RUBRIC = load_rubric(LAB_DIR / "instructor" / "rubric.json")
+
+
+@pytest.fixture(scope="module")
+def hidden_helpers():
+    sys.path.insert(0, str(LAB_DIR / "instructor" / "hidden_tests"))
+    try:
+        import gmm_reference
+    finally:
+        sys.path.pop(0)
+    return gmm_reference
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", range(5))
+def test_reference_full_credit_and_kmeans_none(lab_module, hidden_helpers, seed):
+    X, _ = hidden_helpers.flat_images("train")
+    X_test, y_test = hidden_helpers.flat_images("test")
+    pca, gmm = lab_module("train").fit_models(X, 50, 10, 100, seed)
+    Z_test = pca.transform(X_test)
+    clusters = hidden_helpers.predict(Z_test, gmm.means, gmm.covs, gmm.pi)
+    nmi = normalized_mutual_info_score(y_test, clusters)
+    accuracy = hidden_helpers.cluster_accuracy(y_test, clusters)
+    threshold = RUBRIC["nmi"]
+    assert nmi >= threshold.target + 0.02, (nmi, accuracy)
+    assert 0.55 <= accuracy <= 0.70
+    kmeans = KMeans(10, n_init=1, random_state=seed).fit(pca.transform(X))
+    baseline = normalized_mutual_info_score(y_test, kmeans.predict(Z_test))
+    assert baseline <= threshold.floor, baseline
+    assert threshold.credit(nmi) == threshold.points
+    assert threshold.credit(baseline) == 0.0

@@ -1,0 +1,84 @@
+"""The fixed scripts of lab_gmm: train.py, visualization.py, grade.py, load_resources.py."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from common.artifacts import ArtifactError
+
+
+def test_train_rejects_bad_flags(lab_module):
+    train = lab_module("train")
+    with pytest.raises(ValueError, match="--embedding_dim"):
+        train.parse_args(["--embedding_dim", "1000"])
+    with pytest.raises(ValueError, match="--max_iter"):
+        train.parse_args(["--max_iter", "0"])
+
+
+def test_hub_pull_fails_fast_offline(lab_module, monkeypatch, tmp_path):
+    resources = lab_module("load_resources")
+    monkeypatch.setattr(resources, "_hub_reachable", lambda: False)
+    start = time.monotonic()
+    with pytest.raises(ArtifactError, match="not reachable"):
+        resources.main(["--resources_dir", str(tmp_path), "--ae_repo_id", "someone/mnist-ae"])
+    assert time.monotonic() - start < 30
+
+
+def test_ddpm_checkpoint_round_trip(lab_module, tmp_path):
+    resources = lab_module("load_resources")
+    model = lab_module("model").PCADenoiser(data_dim=4, hidden=16)
+    optimizer = torch.optim.Adam(model.parameters())
+    loss = model(torch.randn(8, 4), torch.zeros(8, dtype=torch.long),
+                 torch.zeros(8, dtype=torch.long)).square().mean()
+    loss.backward()
+    optimizer.step()
+    resources._save_checkpoint(tmp_path, model, optimizer, 7, [1.0])
+    fresh = lab_module("model").PCADenoiser(data_dim=4, hidden=16)
+    fresh_optimizer = torch.optim.Adam(fresh.parameters())
+    step, losses = resources._load_checkpoint(tmp_path, fresh, fresh_optimizer)
+    assert (step, losses) == (7, [1.0])
+    for a, b in zip(model.parameters(), fresh.parameters(), strict=True):
+        torch.testing.assert_close(a, b)
+    saved = optimizer.state_dict()["state"][0]["exp_avg"]
+    torch.testing.assert_close(fresh_optimizer.state_dict()["state"][0]["exp_avg"], saved)
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # --max_iter 20
+def test_student_flow(lab_module, monkeypatch, tmp_path):
+    """load_resources (tiny), train --use_pca, visualization (both colourings), grade."""
+    resources = lab_module("load_resources")
+    folder = str(tmp_path / "resources")
+    root = resources.main(["--resources_dir", folder, "--ae_epochs", "1", "--ddpm_steps", "20"])
+    assert (root / "ae" / "model.safetensors").is_file()
+    start = time.monotonic()
+    resources.main(["--resources_dir", folder])
+    assert time.monotonic() - start < 10, "a second run must find the cached models"
+
+    run = lab_module("train").main(["--use_pca", "--seed", "0", "--max_iter", "20",
+                                    "--results_path", str(tmp_path / "results")])
+    assert {p.name for p in run.iterdir()} == {"gmm", "pca", "config.yaml"}
+    visualization = lab_module("visualization")
+    monkeypatch.setattr(visualization, "tsne_embedding",
+                        lambda X, cache: np.random.default_rng(0).normal(size=(len(X), 2)))
+    for flags in ([], ["--cluster_label"]):
+        visualization.main(["--results_path", str(run), "--resources_dir", folder, *flags])
+    names = {p.name for p in run.glob("*.png")}
+    assert names == {f"{tag}_{view}.png" for tag in ("true", "cluster")
+                     for view in ("pca", "tsne", "ae")}
+
+    grade = lab_module("grade")
+    monkeypatch.setattr(grade, "LAB_DIR", tmp_path)
+    summary = grade.main(["--results_path", str(run), "--sample_index", "3", "--skip_tests",
+                          "--resources_dir", folder])
+    assert "six_cluster_ok" in summary
+    assert json.loads((tmp_path / "answers.json").read_text())["sample_index"] == 3
+    for name in ("gmm_sample.png", "ddpm_sample.png"):
+        image = Image.open(run / name)
+        assert (image.mode, image.size) == ("L", (28, 28))
