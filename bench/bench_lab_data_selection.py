@@ -17,41 +17,18 @@ images (the seed expects look-alikes such as 8, 0, 1, 9).
 
 from __future__ import annotations
 
-import importlib
 import statistics
-import sys
 import time
-import types
-from contextlib import contextmanager
 from pathlib import Path
 
 import torch
 
 from bench.timing import median_seconds
 from common.threads import set_thread_budget
-from grading.solution_markers import reference_source
+from grading.examples import reference_lab
 
 LAB_DIR = Path(__file__).resolve().parent.parent / "lab_data_selection"
-LAB_MODULES = ("submission", "network", "model", "hyper_opt", "data", "mnist_data_selection",
-               "train")
 
-
-@contextmanager
-def _reference_lab():
-    """Import the lab's fixed modules with the reference solution as ``submission``."""
-    saved = {name: sys.modules.pop(name) for name in LAB_MODULES if name in sys.modules}
-    module = types.ModuleType("submission")
-    path = LAB_DIR / "instructor" / "solution.py"
-    exec(compile(reference_source(path.read_text()), str(path), "exec"), module.__dict__)
-    sys.modules["submission"] = module
-    sys.path.insert(0, str(LAB_DIR))
-    try:
-        yield importlib.import_module
-    finally:
-        for name in LAB_MODULES:
-            sys.modules.pop(name, None)
-        sys.modules.update(saved)
-        sys.path.remove(str(LAB_DIR))
 
 
 def _hyper_step_cost(import_module, quick: bool) -> None:
@@ -106,6 +83,6 @@ def _acceptance(import_module, quick: bool) -> None:
 
 def run(quick: bool = False) -> None:
     set_thread_budget(1)
-    with _reference_lab() as import_module:
+    with reference_lab(LAB_DIR) as import_module:
         _hyper_step_cost(import_module, quick)
         _acceptance(import_module, quick)

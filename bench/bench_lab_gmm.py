@@ -15,7 +15,6 @@ from __future__ import annotations
 import statistics
 import sys
 import time
-import types
 import warnings
 from pathlib import Path
 
@@ -23,16 +22,9 @@ import numpy as np
 
 from common.data import load_mnist
 from common.threads import set_thread_budget
-from grading.solution_markers import reference_source
+from grading.examples import reference_module
 
 LAB_DIR = Path(__file__).resolve().parent.parent / "lab_gmm"
-
-
-def _reference() -> types.ModuleType:
-    module = types.ModuleType("lab_gmm_reference")
-    path = LAB_DIR / "instructor" / "solution.py"
-    exec(compile(reference_source(path.read_text()), str(path), "exec"), module.__dict__)
-    return module
 
 
 def _em_iteration(ref, quick: bool) -> None:
@@ -156,6 +148,6 @@ def _generation(ref, quick: bool) -> None:
 
 def run(quick: bool = False) -> None:
     set_thread_budget(1)
-    ref = _reference()
+    ref = reference_module(LAB_DIR)
     _em_iteration(ref, quick)
     _generation(ref, quick)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -23,6 +24,18 @@ import numpy as np
 
 FORMAT_VERSION = 1
 CONFIG_FILE = "config.json"
+
+
+def new_run_folder(root: str | Path) -> Path:
+    """``root/{datetime}/`` (e.g. ``results/2026-01-31_12-00-00``), created; ``_2``, ``_3``, ...
+    keep two runs started in the same second apart."""
+    stamp = datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
+    folder, n = Path(root) / stamp, 1
+    while folder.exists():
+        n += 1
+        folder = Path(root) / f"{stamp}_{n}"
+    folder.mkdir(parents=True)
+    return folder
 
 
 class ArtifactError(RuntimeError):

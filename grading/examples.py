@@ -12,7 +12,12 @@ each one scores: ``{"<name>": {"score": 43, "reason": "regex in feedback.md", "w
 
 from __future__ import annotations
 
+import importlib
 import json
+import sys
+import types
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,6 +46,36 @@ def reference_submission(lab_dir: Path) -> str:
     """The instructor solution with its markers removed."""
     path = Path(lab_dir) / "instructor" / "solution.py"
     return reference_source(path.read_text(), str(path))
+
+
+def reference_module(lab_dir: Path) -> types.ModuleType:
+    """The instructor solution (markers removed) as a fresh module named ``submission``."""
+    module = types.ModuleType("submission")
+    module.__file__ = str(Path(lab_dir) / "submission.py")
+    exec(compile(reference_submission(lab_dir), str(Path(lab_dir) / "instructor" / "solution.py"),
+                 "exec"), module.__dict__)
+    return module
+
+
+@contextmanager
+def reference_lab(lab_dir: Path, submission: types.ModuleType | None = None
+                  ) -> Iterator[Callable[[str], types.ModuleType]]:
+    """Yields ``import_module``: ``import_module("train")`` imports one of the lab's fixed
+    modules (the ``*.py`` files of ``lab_dir``), whose ``import submission`` gets ``submission``
+    (default: :func:`reference_module`). Afterwards ``sys.modules`` and ``sys.path`` are as
+    they were, so two labs' ``train`` modules never mix."""
+    lab_dir = Path(lab_dir)
+    names = {path.stem for path in lab_dir.glob("*.py")} | {"submission"}
+    saved = {name: sys.modules.pop(name) for name in names if name in sys.modules}
+    sys.path.insert(0, str(lab_dir))
+    sys.modules["submission"] = submission or reference_module(lab_dir)
+    try:
+        yield importlib.import_module
+    finally:
+        for name in names:
+            sys.modules.pop(name, None)
+        sys.modules.update(saved)
+        sys.path.remove(str(lab_dir))
 
 
 def apply_patch(reference: str, patch: str) -> str:

@@ -21,7 +21,6 @@ import argparse
 import json
 import time
 from dataclasses import asdict, dataclass, field, fields
-from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +28,7 @@ import yaml
 from data import SelectionData, check_target_digits, selection_data
 from mnist_data_selection import DEFAULTS, MNISTDataSelector, digit_counts
 
-from common.artifacts import load_arrays, save_arrays
+from common.artifacts import load_arrays, new_run_folder, save_arrays
 from common.seeding import seed_everything
 from common.threads import set_thread_budget
 
@@ -170,17 +169,6 @@ def graded_run(train_images, train_labels, val_images, val_labels, test_images,
             "divergences": selector.hyper_optimizer.divergences}
 
 
-def new_results_folder(root: str) -> Path:
-    """``root/<date-time>/`` (``-2``, ``-3``, ... appended if it exists already)."""
-    base = Path(root) / datetime.now().strftime("%Y%m%d-%H%M%S")
-    folder, n = base, 1
-    while folder.exists():
-        n += 1
-        folder = base.with_name(f"{base.name}-{n}")
-    folder.mkdir(parents=True)
-    return folder
-
-
 def save_results(folder: Path, args: TrainArgs, learned, uniform, summary: dict) -> None:
     (folder / "config.yaml").write_text(yaml.safe_dump(asdict(args), sort_keys=False))
     (folder / "summary.json").write_text(json.dumps(summary, indent=1))
@@ -235,7 +223,7 @@ def main(argv: list[str] | None = None) -> Path:
     data = selection_data(args.target_digits, per_digit=args.per_digit)
     print(f"{data}; base rate of the targets in the pool {data.base_rate:.0%}")
     learned, uniform, summary = run_comparison(data, args)
-    folder = new_results_folder(args.results_path)
+    folder = new_run_folder(args.results_path)
     save_results(folder, args, learned, uniform, summary)
     print_summary(summary)
     print(f"results in {folder}; draw them with `python visualization.py --results_path "

@@ -23,7 +23,6 @@ import argparse
 import json
 import time
 from dataclasses import asdict, dataclass, fields
-from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +37,7 @@ from submission import (
     train_config,
 )
 
-from common.artifacts import save_arrays
+from common.artifacts import new_run_folder, save_arrays
 from common.data import load_digits_split
 from common.progress import progress
 from common.seeding import seed_everything
@@ -149,17 +148,6 @@ def _jsonable(value):
     raise TypeError(f"cannot write a {type(value).__name__} to JSON: {value!r:.60}")
 
 
-def new_results_folder(root: str) -> Path:
-    """``root/<date-time>/`` (``-2``, ``-3``, ... appended if it exists already)."""
-    base = Path(root) / datetime.now().strftime("%Y%m%d-%H%M%S")
-    folder, n = base, 1
-    while folder.exists():
-        n += 1
-        folder = base.with_name(f"{base.name}-{n}")
-    folder.mkdir(parents=True)
-    return folder
-
-
 def save_results(folder: Path, args: TrainArgs, histories: dict, summary: dict,
                  final: dict) -> None:
     settings = {"args": asdict(args), "experiments": EXPERIMENTS,
@@ -202,7 +190,7 @@ def main(argv: list[str] | None = None) -> Path:
         "n_misclassified": len(final["misclassified"]),
         "seconds": round(time.perf_counter() - started, 1),
     }
-    folder = new_results_folder(args.results_path)
+    folder = new_run_folder(args.results_path)
     save_results(folder, args, histories, summary, final)
     print_table(finals, summary)
     print(f"{summary['n_misclassified']} misclassified test digits; "

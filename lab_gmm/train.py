@@ -15,13 +15,13 @@ import argparse
 import dataclasses
 import time
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 import yaml
 from submission import GMM, PCA
 
+from common.artifacts import new_run_folder
 from common.seeding import seed_everything
 from common.threads import set_thread_budget
 
@@ -59,18 +59,6 @@ def fit_models(X: np.ndarray, embedding_dim: int, n_components: int, max_iter: i
     gmm = GMM(n_components=n_components, data_dim=embedding_dim)
     gmm.fit(pca.transform(X), max_iter=max_iter)
     return pca, gmm
-
-
-def new_run_folder(root: str | Path) -> Path:
-    """``root/{datetime}``, created; a suffix keeps two runs in the same second apart."""
-    stamp = datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
-    folder = Path(root) / stamp
-    suffix = 1
-    while folder.exists():
-        suffix += 1
-        folder = Path(root) / f"{stamp}_{suffix}"
-    folder.mkdir(parents=True)
-    return folder
 
 
 def read_config(run: str | Path) -> TrainConfig:

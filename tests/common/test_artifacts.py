@@ -1,4 +1,5 @@
 import json
+import re
 
 import numpy as np
 import pytest
@@ -8,6 +9,7 @@ from common.artifacts import (
     NumpyArtifactMixin,
     load_arrays,
     load_torch_pretrained,
+    new_run_folder,
     save_arrays,
 )
 
@@ -101,3 +103,10 @@ def test_torch_hub_mixin_round_trip_and_clear_errors(tmp_path):
     (tmp_path / "net" / "model.safetensors").write_bytes(b"broken")
     with pytest.raises(ArtifactError, match="could not load Net from the folder"):
         load_torch_pretrained(Net, tmp_path / "net")
+
+
+def test_new_run_folder_is_dated_and_never_reuses_a_folder(tmp_path):
+    first = new_run_folder(tmp_path / "results")
+    second = new_run_folder(tmp_path / "results")
+    assert first.is_dir() and second.is_dir() and first != second
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}_\d{2}-\d{2}-\d{2}(_\d+)?", first.name), first.name

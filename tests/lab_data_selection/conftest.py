@@ -7,43 +7,25 @@ import importlib
 import importlib.util
 import sys
 import types
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-from grading.examples import reference_submission
+from grading.examples import reference_lab as lab_with
+from grading.examples import reference_module
 
 LAB_DIR = Path(__file__).resolve().parents[2] / "lab_data_selection"
 HIDDEN_DIR = LAB_DIR / "instructor" / "hidden_tests"
-FIXED_MODULES = ("submission", "network", "model", "hyper_opt", "data", "toy_problem",
-                 "mnist_data_selection", "train", "visualization", "grade", "load_resources",
-                 "check_gradients")
 
 
 def load_reference() -> types.ModuleType:
     """The instructor solution (markers removed) as a fresh module named ``submission``."""
-    module = types.ModuleType("submission")
-    module.__file__ = str(LAB_DIR / "submission.py")
-    exec(compile(reference_submission(LAB_DIR), "solution.py", "exec"), module.__dict__)
-    return module
+    return reference_module(LAB_DIR)
 
 
-@contextmanager
 def reference_lab(submission: types.ModuleType | None = None):
-    """Yields ``import_module``: ``import_module("train")`` imports a fixed module of the lab
-    whose ``import submission`` gets ``submission`` (default: the reference); sys.modules and
-    sys.path are restored afterwards."""
-    saved = {name: sys.modules.pop(name) for name in FIXED_MODULES if name in sys.modules}
-    sys.path.insert(0, str(LAB_DIR))
-    sys.modules["submission"] = submission or load_reference()
-    try:
-        yield importlib.import_module
-    finally:
-        for name in FIXED_MODULES:
-            sys.modules.pop(name, None)
-        sys.modules.update(saved)
-        sys.path.remove(str(LAB_DIR))
+    """See :func:`grading.examples.reference_lab` (this lab, default: the reference)."""
+    return lab_with(LAB_DIR, submission)
 
 
 @pytest.fixture

@@ -3,27 +3,22 @@ lab's fixed modules imported against it."""
 
 from __future__ import annotations
 
-import importlib
 import sys
 import types
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from threadpoolctl import threadpool_limits
 
-from grading.examples import reference_submission
+from grading.examples import reference_lab as lab_with
+from grading.examples import reference_module
 
 LAB_DIR = Path(__file__).resolve().parents[2] / "lab_gmm"
-FIXED_MODULES = ("submission", "train", "model", "load_resources", "visualization", "grade")
 
 
 def load_reference() -> types.ModuleType:
     """The instructor solution (markers removed) as a fresh module named ``submission``."""
-    module = types.ModuleType("submission")
-    module.__file__ = str(LAB_DIR / "submission.py")
-    exec(compile(reference_submission(LAB_DIR), "solution.py", "exec"), module.__dict__)
-    return module
+    return reference_module(LAB_DIR)
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -45,20 +40,9 @@ def ref() -> types.ModuleType:
     return load_reference()
 
 
-@contextmanager
-def reference_lab():
-    """Yields ``import_module``: ``import_module("train")`` imports a fixed module of the lab
-    whose ``import submission`` gets the reference; sys.modules and sys.path are restored."""
-    saved = {name: sys.modules.pop(name) for name in FIXED_MODULES if name in sys.modules}
-    sys.path.insert(0, str(LAB_DIR))
-    sys.modules["submission"] = load_reference()
-    try:
-        yield importlib.import_module
-    finally:
-        for name in FIXED_MODULES:
-            sys.modules.pop(name, None)
-        sys.modules.update(saved)
-        sys.path.remove(str(LAB_DIR))
+def reference_lab(submission: types.ModuleType | None = None):
+    """See :func:`grading.examples.reference_lab` (this lab, default: the reference)."""
+    return lab_with(LAB_DIR, submission)
 
 
 @pytest.fixture

@@ -1,0 +1,134 @@
+"""The fixed scripts of lab_sae: train.py (with --analyze_loss and the optional loggers),
+visualization.py, grade.py and load_resources.py."""
+
+from __future__ import annotations
+
+import json
+import sys
+import types
+
+import pytest
+from PIL import Image
+
+TINY = ["--n_saes", "2", "--n_latents", "32", "--k", "6", "--epochs", "2", "--batch_size",
+        "256", "--seed", "1", "--threads", "1"]
+
+
+def test_train_rejects_bad_flags(lab_module):
+    train = lab_module("train")
+    with pytest.raises(ValueError, match="cannot exceed"):
+        train.parse_args(["--k", "300"])
+    with pytest.raises(ValueError, match="epochs must be a positive integer"):
+        train.parse_args(["--epochs", "0"])
+    with pytest.raises(SystemExit):
+        train.parse_args(["--device", "tpu"])
+
+
+@pytest.mark.slow
+def test_analyze_loss_prints_the_mean_image_baseline(lab_module, capsys):
+    numbers = lab_module("train").main(["--analyze_loss", "--threads", "1"])
+    assert numbers["baseline_mse"] == pytest.approx(0.067, abs=0.002)
+    assert len(numbers["initial_mse"]) == 3
+    assert all(numbers["baseline_mse"] < mse < numbers["zero_mse"]
+               for mse in numbers["initial_mse"])
+    out = capsys.readouterr().out
+    assert "the mean training image (the baseline)" in out and "SAE 2 at initialisation" in out
+
+
+@pytest.mark.slow
+def test_student_flow(lab_module, tmp_path, capsys):
+    """train (tiny), visualization (three PNGs), grade on the saved run, load_resources."""
+    run = lab_module("train").main([*TINY, "--results_path", str(tmp_path)])
+    assert {p.name for p in run.iterdir()} == {"config.json", "metrics.json", "sae"}
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert [m["epoch"] for m in metrics["epochs"]] == [1, 2]
+    for split in ("train", "test"):
+        final = metrics["final"][split]
+        assert set(final) == {"mse", "nmse", "fve", "pearson", "l0", "dead_fraction", "ensemble"}
+        assert len(final["pearson"]) == 2 and all(0 < v <= 6 for v in final["l0"])
+    written = lab_module("visualization").main(["--results_path", str(run)])
+    assert [p.name for p in written] == ["reconstructions.png", "training_metrics.png",
+                                         "sae_features.png"]
+    for path in written:
+        assert Image.open(path).size[0] > 300
+    summary = lab_module("grade").main(["--results_path", str(run), "--skip_tests",
+                                        "--skip_graded_run"])
+    assert 0.5 < summary["your run (2 SAEs)"]["pearson"] < 1.0
+    assert "PCA-50" in capsys.readouterr().out
+    numbers = lab_module("load_resources").main([])
+    assert numbers["mean_image_mse_train"] == pytest.approx(0.067, abs=0.002)
+
+
+@pytest.mark.slow
+def test_grade_runs_public_tests_and_a_graded_run(lab_module, monkeypatch, capsys):
+    grade = lab_module("grade")
+    monkeypatch.setattr(grade, "GRADED_RUN", {**grade.GRADED_RUN, "n_latents": 32, "k": 6,
+                                              "epochs": 1})
+    summary = grade.main([])
+    assert summary["public_tests_passed"] is False  # the lab folder holds the blank stub
+    assert 0.3 < summary["graded run"]["pearson"] < 1.0
+    out = capsys.readouterr().out
+    assert "public tests" in out and "held-out Pearson (graded)" in out
+
+
+def test_visualization_rejects_a_folder_that_is_not_a_run(lab_module, tmp_path):
+    with pytest.raises(ValueError, match="no config.json"):
+        lab_module("visualization").main(["--results_path", str(tmp_path)])
+
+
+class _FakeWandb(types.ModuleType):
+    def __init__(self):
+        super().__init__("wandb")
+        self.logged, self.finished, self.mode = [], False, None
+
+    def init(self, **kwargs):
+        self.mode = kwargs["mode"]
+        return self
+
+    def log(self, values, step):
+        self.logged.append((step, values))
+
+    def finish(self):
+        self.finished = True
+
+
+@pytest.mark.slow
+def test_wandb_logging_offline(lab_module, tmp_path, monkeypatch):
+    fake = _FakeWandb()
+    monkeypatch.setitem(sys.modules, "wandb", fake)
+    monkeypatch.delenv("WANDB_MODE", raising=False)
+    lab_module("train").main([*TINY, "--results_path", str(tmp_path), "--log_to", "wandb"])
+    assert fake.mode == "offline" and fake.finished
+    assert [step for step, _ in fake.logged] == [1, 2]
+    assert "test/pearson/sae1" in fake.logged[0][1]
+
+
+@pytest.mark.slow
+def test_missing_logger_package_is_not_fatal(lab_module, tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "wandb", None)  # import wandb -> ImportError
+    run = lab_module("train").main([*TINY, "--epochs", "1", "--results_path", str(tmp_path),
+                                    "--log_to", "wandb"])
+    assert (run / "sae" / "sae.safetensors").is_file()
+    assert "W&B is not installed" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_tensorboard_logging(lab_module, tmp_path, monkeypatch):
+    scalars = []
+
+    class Writer:
+        def __init__(self, log_dir):
+            self.log_dir = log_dir
+
+        def add_scalar(self, name, value, step):
+            scalars.append((name, step))
+
+        def close(self):
+            scalars.append(("closed", -1))
+
+    fake = types.ModuleType("torch.utils.tensorboard")
+    fake.SummaryWriter = Writer
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", fake)
+    lab_module("train").main([*TINY, "--results_path", str(tmp_path), "--log_to",
+                              "tensorboard"])
+    assert ("loss", 2) in scalars and scalars[-1] == ("closed", -1)
