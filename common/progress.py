@@ -21,7 +21,10 @@ def progress_disabled() -> bool:
 
 def progress(iterable: Iterable[T] | None = None, desc: str = "", total: int | None = None,
              unit: str = "it", leave: bool = True) -> tqdm:
-    """Wrap ``iterable`` in a tqdm bar with an ETA; ``bar.set_postfix(loss=...)`` adds metrics."""
+    """Wrap ``iterable`` in a tqdm bar with an ETA; ``bar.set_postfix(loss=...)`` adds metrics.
+
+    A transient bar (``leave=False``, e.g. the batches of one epoch under a bar of epochs) is
+    shown only in a terminal: written to a log file, its redraws are line noise."""
     return tqdm(
         iterable,
         desc=desc,
@@ -30,5 +33,5 @@ def progress(iterable: Iterable[T] | None = None, desc: str = "", total: int | N
         leave=leave,
         dynamic_ncols=True,
         mininterval=0.5,
-        disable=progress_disabled(),
+        disable=progress_disabled() or (not leave and not sys.stderr.isatty()),
     )
