@@ -7,6 +7,7 @@ import logging
 import sys
 from pathlib import Path
 
+from common.threads import available_cores
 from grading import GRADER_VERSION
 from grading.labs import find_labs, get_lab
 
@@ -79,13 +80,18 @@ def cmd_grade_one(args: argparse.Namespace) -> int:
     return 0
 
 
+DEMO_MAX_WORKERS = 4  # each worker holds a grader and a sandboxed python with torch loaded
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m grading", description=__doc__)
     parser.add_argument("--verbose", action="store_true", help="log debug messages")
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="grade the bundled example submissions of every lab")
     demo.add_argument("--out", default=None, help="keep the gradebooks here (default: temporary)")
-    demo.add_argument("--workers", type=int, default=1, help="submissions graded in parallel")
+    demo.add_argument("--workers", type=int, default=min(DEMO_MAX_WORKERS, available_cores()),
+                      help="submissions graded in parallel (default: one per core, at most "
+                           f"{DEMO_MAX_WORKERS}; each gets cores // workers threads)")
     demo.add_argument("--isolation", default="auto", choices=["auto", "bwrap", "process"],
                       help="sandbox level (default: the strongest this machine offers)")
     demo.set_defaults(func=cmd_demo)
