@@ -28,9 +28,13 @@ def cmd_grade(args: argparse.Namespace) -> int:
     import time
 
     from grading.batch import BatchGrader, discover
+    from grading.grade_one import check_hidden_tests
     from grading.gradebook import write_gradebook
 
     lab_dir = resolve_lab_dir(args.lab)
+    problem = check_hidden_tests(lab_dir)
+    if problem:  # before any submission: one message for the instructor, not 300 failed rows
+        raise SystemExit(f"error: {problem}")
     try:
         submissions, skipped = discover(Path(args.submissions))
         grader = BatchGrader(lab_dir, Path(args.out), args.workers, args.isolation,

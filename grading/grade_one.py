@@ -103,30 +103,48 @@ def run_hidden_tests(lab_dir: Path, submission: Path, isolation: str, preload: s
     hidden = tests_dir or lab_dir / "instructor" / "hidden_tests"
     with tempfile.TemporaryDirectory(prefix="grader-") as tmp:
         out_json = Path(tmp) / "tests.json"
-        # rootdir above the lab: test modules are named "<lab>.tests.test_x", never like the
-        # project's own "tests.conftest" when this runs inside another pytest session
-        args = [str(hidden), "-p", "grading.pytest_plugin", "-p", "no:cacheprovider",
-                "-q", "--no-header", f"--rootdir={lab_dir.parent}", f"--confcutdir={lab_dir}",
-                "-o", "addopts=", "-o", "python_files=test_*.py", "--import-mode=importlib",
-                f"--submission={submission}", f"--lab-dir={lab_dir}",
-                f"--isolation={isolation}", f"--preload={preload}",
-                f"--worker-threads={threads}", f"--grading-json={out_json}"]
-        log = io.StringIO()
-        forget_modules_under(lab_dir)
-        try:
-            with contextlib.redirect_stdout(log):
-                code = pytest.main(args)
-        finally:
-            forget_modules_under(lab_dir)
+        code, log = _run_pytest(lab_dir, hidden, [
+            f"--submission={submission}", f"--isolation={isolation}", f"--preload={preload}",
+            f"--worker-threads={threads}", f"--grading-json={out_json}"])
         if not out_json.is_file():
             raise RuntimeError(f"the hidden tests did not run (pytest exit code {code}):\n"
-                               f"{log.getvalue()[-3000:]}")
+                               f"{log[-3000:]}")
         payload = json.loads(out_json.read_text())
         if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
             raise RuntimeError(f"the hidden tests could not be collected or run (pytest exit "
-                               f"code {int(code)}):\n{log.getvalue()[-3000:]}")
+                               f"code {int(code)}):\n{log[-3000:]}")
     tests = [TestResult.from_dict(t) for t in payload["tests"]]
-    return tests, payload["isolation"], log.getvalue()
+    return tests, payload["isolation"], log
+
+
+def _run_pytest(lab_dir: Path, hidden: Path, extra: list[str]) -> tuple[int, str]:
+    """pytest with the grading plugin on the hidden tests in ``hidden``, in this process;
+    (exit code, what it printed)."""
+    # rootdir above the lab: test modules are named "<lab>.tests.test_x", never like the
+    # project's own "tests.conftest" when this runs inside another pytest session
+    args = [str(hidden), "-p", "grading.pytest_plugin", "-p", "no:cacheprovider",
+            "-q", "--no-header", f"--rootdir={lab_dir.parent}", f"--confcutdir={lab_dir}",
+            "-o", "addopts=", "-o", "python_files=test_*.py", "--import-mode=importlib",
+            f"--lab-dir={lab_dir}", *extra]
+    log = io.StringIO()
+    forget_modules_under(lab_dir)
+    try:
+        with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+            code = pytest.main(args)
+    finally:
+        forget_modules_under(lab_dir)
+    return int(code), log.getvalue()
+
+
+def check_hidden_tests(lab_dir: Path) -> str | None:
+    """Collect the lab's hidden tests without running them; None when they are fine, else
+    pytest's report (a syntax error, a bad marker, a missing module) for the instructor."""
+    hidden = lab_dir / "instructor" / "hidden_tests"
+    code, log = _run_pytest(lab_dir, hidden, ["--collect-only", "-q"])
+    if code == pytest.ExitCode.OK:
+        return None
+    return f"the hidden tests of {lab_dir.name} cannot be collected (pytest exit code {code}):\n" \
+        f"{log[-3000:]}"
 
 
 def grade_submission(lab_dir: Path, submission: Path, out_dir: Path | None = None, *,

@@ -42,6 +42,42 @@ MARKERS = (
 )
 
 
+VISIBILITIES = ("visible", "after_due_date", "after_published", "hidden")
+
+
+def _is_number(value, *, positive: bool) -> bool:
+    return (isinstance(value, int | float) and not isinstance(value, bool)
+            and math.isfinite(value) and (value > 0 if positive else value >= 0))
+
+
+def marker_problems(item: pytest.Item) -> list[str]:
+    """What is wrong with the grading markers of ``item`` (empty when they are valid)."""
+    rules = {"points": ("a number >= 0, e.g. @pytest.mark.points(5)",
+                        lambda v: _is_number(v, positive=False)),
+             "time_limit": ("a number of seconds > 0, e.g. @pytest.mark.time_limit(30)",
+                            lambda v: _is_number(v, positive=True)),
+             "visibility": (f"one of {', '.join(VISIBILITIES)}", lambda v: v in VISIBILITIES),
+             "hint": ("a non-empty string", lambda v: isinstance(v, str) and v.strip() != "")}
+    problems = []
+    for name, (expected, valid) in rules.items():
+        marker = item.get_closest_marker(name)
+        if marker is None:
+            continue
+        if len(marker.args) != 1 or marker.kwargs or not valid(marker.args[0]):
+            problems.append(f"@pytest.mark.{name} takes {expected}; received "
+                            f"args {marker.args!r}, kwargs {marker.kwargs!r}")
+    return problems
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Refuse to grade with invalid markers: one clear error for the instructor, before any
+    student code runs, instead of a crash in the middle of every submission."""
+    problems = [f"{item.nodeid}: {problem}" for item in items for problem in marker_problems(item)]
+    if problems:
+        raise pytest.UsageError("the hidden tests have invalid grading markers (fix them, then "
+                                "grade again):\n  " + "\n  ".join(problems))
+
+
 def find_lab_dir(start: Path) -> Path:
     """The lab folder above a test file: the first ancestor holding ``submission.py`` or
     ``instructor/``."""

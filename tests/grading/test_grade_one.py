@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import pytest
 
 from grading.examples import reference_submission, write_submission
 from grading.grade_one import (
+    check_hidden_tests,
     content_hash,
     forget_modules_under,
     grade_submission,
@@ -174,3 +176,20 @@ def test_forget_modules_under(tmp_path, monkeypatch):
     assert "pkg_for_forget_test" in sys.modules
     forget_modules_under(tmp_path)
     assert "pkg_for_forget_test" not in sys.modules
+
+
+def test_a_lab_whose_hidden_tests_cannot_be_collected_is_refused_before_any_grading(tmp_path):
+    assert check_hidden_tests(LAB) is None
+    lab = shutil.copytree(LAB, tmp_path / "broken_lab")
+    hidden = lab / "instructor" / "hidden_tests" / "test_fixture.py"
+    hidden.write_text(hidden.read_text().replace("@pytest.mark.points(3)",
+                                                 '@pytest.mark.points("3")', 1))
+    problem = check_hidden_tests(lab)
+    assert problem and "@pytest.mark.points takes a number" in problem, problem
+    write_submission(reference_submission(LAB), tmp_path / "class" / "s1")
+    proc = subprocess.run([sys.executable, "-m", "grading", "grade", "--lab", str(lab),
+                           "--submissions", str(tmp_path / "class"), "--out",
+                           str(tmp_path / "out"), "--no_progress"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1 and "invalid grading markers" in proc.stderr, proc.stderr
+    assert not (tmp_path / "out" / "grades.csv").exists()

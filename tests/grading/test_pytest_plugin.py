@@ -302,3 +302,27 @@ def test_student_message_drops_pytests_rewrite_explanation():
     assert student_message(rewritten) == "softmax rows must sum to 1"
     assert student_message(AssertionError("plain message")) == "plain message"
     assert student_message(AssertionError("assert 1 == 2\n +  where 1 = f()")) == ""
+
+
+def test_invalid_markers_stop_collection_with_one_clear_error(tmp_path):
+    payload = run_plugin(tmp_path, textwrap.dedent('''
+        import pytest
+
+
+        @pytest.mark.points("ten")
+        @pytest.mark.visibility("secret")
+        def test_a(submission):
+            """a"""
+
+
+        @pytest.mark.points(2)
+        @pytest.mark.time_limit(0)
+        def test_b(submission):
+            """b"""
+    '''), (LAB / "submission.py").read_text(), "--isolation=process")
+    log = payload["log"]
+    assert "INTERNALERROR" not in log and payload["tests"] == []
+    assert "invalid grading markers" in log
+    assert "test_a: @pytest.mark.points takes a number >= 0" in log and "('ten',)" in log
+    assert "test_a: @pytest.mark.visibility takes one of visible" in log
+    assert "test_b: @pytest.mark.time_limit takes a number of seconds > 0" in log
