@@ -4,7 +4,7 @@
     python grade.py --results_path results/<run>     # also the held-out scores of one of your runs
     python grade.py --skip_tests --skip_graded_run --results_path results/<run>
 
-The graded run trains ``trainer.GRADED_RUN`` (one SAE, 256 latents, k = 50, 20 epochs) with your
+The graded run trains ``trainer.GRADED_RUN`` (one SAE, 256 latents, k = 50, 15 epochs) with your
 code on the 4,000 training digits and scores the Pearson correlation between the 1,000 held-out
 digits and their reconstructions (the grader reconstructs them itself from your trained weights;
 here your own ``forward`` and ``pearson_correlation`` do it). It takes about a minute on a CPU.
@@ -27,9 +27,13 @@ from common.data import load_mnist
 from common.progress import progress
 from common.seeding import seed_everything
 from common.threads import set_thread_budget
+from grading.scoring import Threshold
 
 LAB_DIR = Path(__file__).resolve().parent
 GRADED_SEED = 0
+# The grader's rule for the graded run (its rubric; a test keeps the two the same): no credit
+# at or below floor, full credit from target, linear in between.
+PERFORMANCE = Threshold("heldout_pearson", floor=0.90, target=0.935, points=20)
 
 
 @dataclass
@@ -110,7 +114,11 @@ def main(argv=None) -> dict:
     X_test = as_images(test_images)
     columns: dict[str, dict[str, float]] = {}
     if not args.skip_graded_run:
-        columns["graded run"] = scores(graded_run(train_images), X_test)
+        try:
+            columns["graded run"] = scores(graded_run(train_images), X_test)
+        except Exception as exc:  # noqa: BLE001 - report any failure of the student's code
+            print(f"graded run failed: {type(exc).__name__}: {exc}")
+            summary["graded_run_error"] = f"{type(exc).__name__}: {exc}"
     if run_cfg is not None:
         columns[f"your run ({run_cfg.n_saes} SAEs)"] = scores(
             load_model(Path(args.results_path) / "sae"), X_test)
@@ -119,6 +127,12 @@ def main(argv=None) -> dict:
         print("---- reconstruction of the 1,000 held-out digits ----")
         print(performance_table(columns))
         summary.update({name: c for name, c in columns.items()})
+    if "graded run" in columns:
+        pearson = columns["graded run"]["pearson"]
+        summary["performance_points"] = PERFORMANCE.credit(pearson)
+        print(f"performance score: {summary['performance_points']:.1f} / {PERFORMANCE.points:g} "
+              f"(held-out Pearson {pearson:.4f} of the graded run; full credit from "
+              f"{PERFORMANCE.target}, none at or below {PERFORMANCE.floor})")
     return summary
 
 

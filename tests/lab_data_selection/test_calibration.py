@@ -69,3 +69,11 @@ def test_reference_full_credit_and_uniform_none(lab_module, hidden_reference, se
 def test_other_target_digits_work(lab_module, hidden_reference, targets):
     ratio, enrichment, _, _ = _scores(lab_module, hidden_reference, targets, 0)
     assert ratio <= 0.7 and enrichment >= 4.0, (ratio, enrichment)
+
+
+def test_grade_py_states_the_graders_rule(lab_module):
+    grade = lab_module("grade")
+    assert set(grade.FULL_CREDIT) == set(grade.NO_CREDIT) == set(RUBRIC)
+    for name, threshold in RUBRIC.items():
+        assert grade.FULL_CREDIT[name] == threshold.target
+        assert grade.NO_CREDIT[name] == threshold.floor

@@ -44,3 +44,9 @@ def test_reference_full_credit_and_kmeans_none(lab_module, hidden_helpers, seed)
     assert baseline <= threshold.floor, baseline
     assert threshold.credit(nmi) == threshold.points
     assert threshold.credit(baseline) == 0.0
+
+
+def test_grade_py_states_the_graders_rule(lab_module):
+    shown, graded = lab_module("grade").PERFORMANCE, RUBRIC["nmi"]
+    assert (shown.floor, shown.target, shown.points) == (graded.floor, graded.target,
+                                                         graded.points)

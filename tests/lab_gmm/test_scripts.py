@@ -78,6 +78,7 @@ def test_student_flow(lab_module, monkeypatch, tmp_path):
     summary = grade.main(["--results_path", str(run), "--sample_index", "3", "--skip_tests",
                           "--resources_dir", folder])
     assert "six_cluster_ok" in summary
+    assert 0.0 <= summary["performance_points"] <= 30.0
     assert json.loads((tmp_path / "answers.json").read_text())["sample_index"] == 3
     for name in ("gmm_sample.png", "ddpm_sample.png"):
         image = Image.open(run / name)

@@ -16,6 +16,9 @@ RUBRIC = load_rubric(LAB_DIR / "instructor" / "rubric.json")
 
 def test_grade_py_shows_the_graded_run(lab_module, hidden):
     assert lab_module("trainer").GRADED_RUN == hidden.GRADED_RUN
+    shown, graded = lab_module("grade").PERFORMANCE, RUBRIC["heldout_pearson"]
+    assert (shown.floor, shown.target, shown.points) == (graded.floor, graded.target,
+                                                         graded.points)
 
 
 @pytest.mark.slow

@@ -69,6 +69,21 @@ def test_grade_runs_public_tests_and_a_graded_run(lab_module, monkeypatch, capsy
     assert 0.3 < summary["graded run"]["pearson"] < 1.0
     out = capsys.readouterr().out
     assert "public tests" in out and "held-out Pearson (graded)" in out
+    assert 0.0 <= summary["performance_points"] <= 20.0 and "performance score:" in out
+
+
+def test_grade_reports_a_graded_run_that_fails_without_a_traceback(lab_module, monkeypatch,
+                                                                   capsys):
+    grade = lab_module("grade")
+
+    def stub(*args, **kwargs):
+        raise NotImplementedError("lab_sae: SAEEnsemble.reset_parameters")
+
+    monkeypatch.setattr(grade, "Trainer", stub)
+    summary = grade.main(["--skip_tests"])
+    out = capsys.readouterr().out
+    assert "graded run failed: NotImplementedError: lab_sae: SAEEnsemble.reset_parameters" in out
+    assert "performance_points" not in summary and "graded_run_error" in summary
 
 
 def test_visualization_rejects_a_folder_that_is_not_a_run(lab_module, tmp_path):
