@@ -7,7 +7,8 @@ solution (its definitions override the honest ones), or, when its first line is
 those files and an optional ``patch.py`` (none: the reference as it is); a folder named
 ``reference`` adds its files to the reference example. ``examples/<lab>/expected.json`` pins what
 each one scores: ``{"<name>": {"score": 43, "reason": "regex in feedback.md", "why": "..."}}``;
-``"score": "full"`` means the lab's maximum.
+``"score": "full"`` means the lab's maximum, and ``"files": "reference"`` gives a patch example the
+reference's files (a code mistake submitted with a correct saved run).
 """
 
 from __future__ import annotations
@@ -100,13 +101,22 @@ def lab_examples(lab_dir: Path, examples_root: Path = EXAMPLES_ROOT) -> list[Exa
     if (folder / "expected.json").is_file():
         pinned = json.loads((folder / "expected.json").read_text())
 
+    reference_files = _folder_files(folder / "reference") if (folder / "reference").is_dir() \
+        else ()
+
     def facts(name: str, default_score=None, default_why: str = "") -> dict:
         entry = pinned.get(name, {})
         return {"score": entry.get("score", default_score), "reason": entry.get("reason"),
                 "why": entry.get("why", default_why)}
 
-    reference_files = _folder_files(folder / "reference") if (folder / "reference").is_dir() \
-        else ()
+    def patch_files(name: str) -> tuple[tuple[str, bytes], ...]:
+        files = pinned.get(name, {}).get("files")
+        if files is None:
+            return ()
+        if files != "reference":
+            raise ValueError(f"{folder / 'expected.json'}: {name}: \"files\" must be "
+                             f"\"reference\" (the reference's files); received {files!r}.")
+        return reference_files
     examples = [Example(lab, "reference", reference, files=reference_files,
                         **facts("reference", FULL, "the instructor solution")),
                 Example(lab, "blank", (lab_dir / "submission.py").read_text(),
@@ -115,7 +125,8 @@ def lab_examples(lab_dir: Path, examples_root: Path = EXAMPLES_ROOT) -> list[Exa
     for entry in entries:
         if entry.suffix == ".py" and entry.is_file():
             source = apply_patch(reference, entry.read_text())
-            examples.append(Example(lab, entry.stem, source, **facts(entry.stem)))
+            examples.append(Example(lab, entry.stem, source, files=patch_files(entry.stem),
+                                    **facts(entry.stem)))
         elif entry.is_dir() and entry.name not in ("reference", "__pycache__"):
             patch = entry / "patch.py"
             source = apply_patch(reference, patch.read_text()) if patch.is_file() else reference
