@@ -17,14 +17,14 @@ float64 (1077 training digits, weights sigmoid(lambda), L2 1e-2, validation loss
 
 from __future__ import annotations
 
-import argparse
 import time
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 from toy_problem import SoftmaxRegressionProblem
 
+from common.cli import dataclass_parser
 from common.data import load_digits_split
 from common.threads import set_thread_budget
 
@@ -42,11 +42,7 @@ HELP = {"seed": "seed of lambda ~ N(0, 1) and of the random vectors",
 
 
 def parse_args(argv: list[str] | None = None) -> CheckArgs:
-    defaults = CheckArgs()
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    for f in fields(CheckArgs):
-        parser.add_argument(f"--{f.name}", type=int, default=getattr(defaults, f.name),
-                            help=f"{HELP[f.name]} (default: {getattr(defaults, f.name)})")
+    parser = dataclass_parser(CheckArgs, HELP, __doc__.split("\n\n")[0])
     args = CheckArgs(**vars(parser.parse_args(argv)))
     if args.seed < 0 or args.directions < 1:
         parser.error(f"--seed must be >= 0 and --directions >= 1; received {args.seed} and "

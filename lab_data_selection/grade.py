@@ -13,13 +13,13 @@ earn full credit. The graded tests are stricter than the public ones (see README
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import sys
 import time
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
+from common.cli import dataclass_parser
 from common.threads import set_thread_budget
 from grading.public import format_table, format_test_results, run_public_tests
 
@@ -45,15 +45,7 @@ HELP = {
 
 
 def parse_args(argv: list[str] | None = None) -> GradeArgs:
-    defaults = GradeArgs()
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    for f in fields(GradeArgs):
-        default = getattr(defaults, f.name)
-        if isinstance(default, bool):
-            parser.add_argument(f"--{f.name}", action="store_true", help=HELP[f.name])
-        else:
-            parser.add_argument(f"--{f.name}", type=type(default), default=default,
-                                help=f"{HELP[f.name]} (default: {default})")
+    parser = dataclass_parser(GradeArgs, HELP, __doc__.split("\n\n")[0])
     args = GradeArgs(**vars(parser.parse_args(argv)))
     if not Path(args.submission).is_file():
         parser.error(f"no file {args.submission}; pass --submission path/to/submission.py.")

@@ -10,11 +10,11 @@ milliseconds. No model needs to be trained in advance in this lab.
 
 from __future__ import annotations
 
-import argparse
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 from data import check_target_digits, selection_data
 
+from common.cli import dataclass_parser
 from common.data import load_digits_split
 
 
@@ -29,12 +29,7 @@ HELP = {"target_digits": "target digits whose split to describe"}
 
 
 def parse_args(argv: list[str] | None = None) -> ResourcesArgs:
-    defaults = ResourcesArgs()
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    for f in fields(ResourcesArgs):
-        parser.add_argument(f"--{f.name}", type=int, nargs="+",
-                            default=list(getattr(defaults, f.name)),
-                            help=f"{HELP[f.name]} (default: {getattr(defaults, f.name)})")
+    parser = dataclass_parser(ResourcesArgs, HELP, __doc__.split("\n\n")[0])
     args = parser.parse_args(argv)
     try:
         return ResourcesArgs(check_target_digits(args.target_digits))

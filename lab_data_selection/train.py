@@ -17,10 +17,9 @@ weights.safetensors: the learned log-weights and weights of the pool). Draw them
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +28,7 @@ from data import SelectionData, check_target_digits, selection_data
 from mnist_data_selection import DEFAULTS, MNISTDataSelector, digit_counts
 
 from common.artifacts import load_arrays, new_run_folder, save_arrays
+from common.cli import dataclass_parser
 from common.seeding import seed_everything
 from common.threads import set_thread_budget
 
@@ -84,18 +84,7 @@ SELECTOR_SETTINGS = ("network", "lr", "hyper_lr", "K", "inner_lr", "use_gauss_ne
 
 
 def parse_args(argv: list[str] | None = None) -> TrainArgs:
-    defaults = TrainArgs()
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    for f in fields(TrainArgs):
-        default = getattr(defaults, f.name)
-        text = f"{HELP[f.name]} (default: {default})"
-        if isinstance(default, bool):
-            parser.add_argument(f"--{f.name}", action=argparse.BooleanOptionalAction,
-                                default=default, help=text)
-        elif isinstance(default, list):
-            parser.add_argument(f"--{f.name}", type=int, nargs="+", default=default, help=text)
-        else:
-            parser.add_argument(f"--{f.name}", type=type(default), default=default, help=text)
+    parser = dataclass_parser(TrainArgs, HELP, __doc__.split("\n\n")[0])
     args = TrainArgs(**vars(parser.parse_args(argv)))
     for name in ("epochs", "batch_size", "per_digit", "threads"):
         if getattr(args, name) < 1:

@@ -13,14 +13,14 @@ Writes into the folder:
 
 from __future__ import annotations
 
-import argparse
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from data import selection_data
 from train import read_results
 
+from common.cli import dataclass_parser
 from common.plots import image_grid, plot_curves, save_figure
 
 
@@ -41,12 +41,8 @@ HELP = {
 
 
 def parse_args(argv: list[str] | None = None) -> VisualizationArgs:
-    defaults = VisualizationArgs()
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    for f in fields(VisualizationArgs):
-        default = getattr(defaults, f.name)
-        parser.add_argument(f"--{f.name}", type=type(default), default=default,
-                            required=f.name == "results_path", help=HELP[f.name])
+    parser = dataclass_parser(VisualizationArgs, HELP, __doc__.split("\n\n")[0],
+                              required=("results_path",))
     args = VisualizationArgs(**vars(parser.parse_args(argv)))
     for name in ("num_samples", "num_look_alikes"):
         if getattr(args, name) < 1:

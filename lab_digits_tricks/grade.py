@@ -12,13 +12,13 @@ The graded tests are stricter than the public ones (see README.md).
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import sys
 import time
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
+from common.cli import dataclass_parser
 from common.data import load_digits_split
 from common.threads import set_thread_budget
 from grading.public import format_table, format_test_results, run_public_tests
@@ -47,15 +47,7 @@ HELP = {
 
 
 def parse_args(argv: list[str] | None = None) -> GradeArgs:
-    defaults = GradeArgs()
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    for f in fields(GradeArgs):
-        default = getattr(defaults, f.name)
-        if isinstance(default, bool):
-            parser.add_argument(f"--{f.name}", action="store_true", help=HELP[f.name])
-        else:
-            parser.add_argument(f"--{f.name}", type=type(default), default=default,
-                                help=f"{HELP[f.name]} (default: {default})")
+    parser = dataclass_parser(GradeArgs, HELP, __doc__.split("\n\n")[0])
     args = GradeArgs(**vars(parser.parse_args(argv)))
     if args.epochs < 1:
         parser.error(f"--epochs must be >= 1; received {args.epochs}.")

@@ -19,10 +19,9 @@ configuration), ``misclassified.json``, ``confusion_matrix.json`` and ``best_mod
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +37,7 @@ from submission import (
 )
 
 from common.artifacts import new_run_folder, save_arrays
+from common.cli import dataclass_parser
 from common.data import load_digits_split
 from common.progress import progress
 from common.seeding import seed_everything
@@ -95,12 +95,7 @@ HELP = {
 
 
 def parse_args(argv: list[str] | None = None) -> TrainArgs:
-    defaults = TrainArgs()
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    for f in fields(TrainArgs):
-        parser.add_argument(f"--{f.name}", type=type(getattr(defaults, f.name)),
-                            default=getattr(defaults, f.name),
-                            help=f"{HELP[f.name]} (default: {getattr(defaults, f.name)})")
+    parser = dataclass_parser(TrainArgs, HELP, __doc__.split("\n\n")[0])
     args = TrainArgs(**vars(parser.parse_args(argv)))
     for name in ("epochs", "search_trials", "search_epochs", "threads"):
         if getattr(args, name) < 1:

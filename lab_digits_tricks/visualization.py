@@ -14,14 +14,14 @@ Writes into ``<results>/figures/``:
 
 from __future__ import annotations
 
-import argparse
 import json
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 
+from common.cli import dataclass_parser
 from common.data import load_digits_split
 from common.plots import image_grid, save_figure
 
@@ -51,12 +51,7 @@ HELP = {
 
 
 def parse_args(argv: list[str] | None = None) -> VisualizationArgs:
-    defaults = VisualizationArgs()
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    for f in fields(VisualizationArgs):
-        parser.add_argument(f"--{f.name}", type=type(getattr(defaults, f.name)),
-                            default=getattr(defaults, f.name),
-                            help=f"{HELP[f.name]} (default: {getattr(defaults, f.name)!r})")
+    parser = dataclass_parser(VisualizationArgs, HELP, __doc__.split("\n\n")[0])
     return VisualizationArgs(**vars(parser.parse_args(argv)))
 
 

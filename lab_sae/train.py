@@ -14,7 +14,6 @@ both splits) and ``sae/`` (the weights: config.json + sae.safetensors).
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import time
@@ -27,6 +26,7 @@ from metrics import mean_image_mse, pca_reconstruction
 from trainer import TrainConfig, Trainer, as_images, save_model
 
 from common.artifacts import new_run_folder
+from common.cli import dataclass_parser
 from common.data import load_mnist
 from common.device import DEVICE_CHOICES
 from common.progress import progress
@@ -58,19 +58,10 @@ HELP = {
 
 
 def parse_args(argv=None) -> TrainConfig:
-    defaults = TrainConfig()
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    for field in dataclasses.fields(TrainConfig):
-        default = getattr(defaults, field.name)
-        if field.name == "amp":
-            parser.add_argument("--no_amp", dest="amp", action="store_false",
-                                help="train in float32 on CUDA too (default: mixed precision)")
-        elif isinstance(default, bool):
-            parser.add_argument(f"--{field.name}", action="store_true", help=HELP[field.name])
-        else:
-            choices = {"device": DEVICE_CHOICES, "log_to": LOGGERS}.get(field.name)
-            parser.add_argument(f"--{field.name}", type=type(default), default=default,
-                                choices=choices, help=f"{HELP[field.name]} (default {default})")
+    parser = dataclass_parser(TrainConfig, HELP, __doc__.splitlines()[0], exclude=("amp",),
+                              choices={"device": DEVICE_CHOICES, "log_to": LOGGERS})
+    parser.add_argument("--no_amp", dest="amp", action="store_false",
+                        help="train in float32 on CUDA too (default: mixed precision)")
     return TrainConfig(**vars(parser.parse_args(argv))).validate()
 
 
