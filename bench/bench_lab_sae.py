@@ -65,7 +65,8 @@ def speedup_bound(trainer_module, X, threads: int, repeats: int) -> None:
     another, against the part of the batched step whose cost grows with the number of SAEs
     however it is batched: its matrix products (five per step, at the step's shapes), the
     top-k of every latent row, Adam's update of every parameter and the renormalisation of
-    every decoder row after it. Were everything else free, the batched step would still take that long."""
+    every decoder row after it. Were everything else free, the batched step would still take
+    that long."""
     import torch
 
     set_thread_budget(threads)
