@@ -7,7 +7,11 @@ Two isolation levels, the strongest available is used and recorded in every resu
   stub masked) and an in-memory ``/scratch`` as the only writable place; a dedicated uid when the
   grader runs as root; rlimits; killed with its whole PID namespace.
 * ``process``: a plain child process in its own session with the same rlimits; no file-system or
-  network isolation. Used only where bubblewrap is missing or cannot create namespaces.
+  network isolation. Used only where bubblewrap is missing or cannot create namespaces. When the
+  grader runs as root the worker still gets a dedicated unprivileged uid where that uid can read
+  the Python install and the repository, so the process limit holds, the grader's files and
+  processes are out of reach, and its strays are killed; elsewhere it runs as root (a warning
+  says what to fix).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import threading
 import time
@@ -31,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from common.threads import thread_env
+from grading.sandbox import procfs
 from grading.sandbox.limits import SandboxLimits
 
 ISOLATION_LEVELS = ("bwrap", "process")
@@ -98,29 +104,63 @@ def choose_isolation(requested: str = "auto") -> str:
     return "process"
 
 
+def process_level_problem(spec: SandboxSpec) -> str | None:
+    """Why a root grader must run the process-level workers of ``spec`` as root, or None.
+
+    As root, a process-level worker runs as an unprivileged uid when that uid can run this
+    Python and read the grader's code, the installed packages, the lab and the data; else as
+    root, as it would without this check, with a warning (once) that says what to fix.
+    """
+    if os.getuid() != 0:
+        return None
+    paths = [python_executable(), str(REPO_ROOT), sysconfig.get_paths()["purelib"],
+             sysconfig.get_paths()["platlib"]]
+    paths += [str(p) for p in (spec.lab_dir, spec.data_dir) if p is not None and p.exists()]
+    unreadable = _unreadable_by_others(tuple(dict.fromkeys(paths)))
+    if unreadable is None:
+        return None
+    return _warn_once(
+        f"warning: isolation 'process' runs student code as root here: an unprivileged user "
+        f"cannot read {unreadable}, so there is no process limit and the grader's files are "
+        f"writable. Let others read it (chmod o+rX on it and on every folder above it), or "
+        f"install bubblewrap (apt-get install bubblewrap) for the stronger isolation.")
+
+
+@functools.cache
+def _warn_once(message: str) -> str:
+    """Print ``message`` on stderr the first time; return it."""
+    print(message, file=sys.stderr, flush=True)
+    return message
+
+
+@functools.cache
+def _unreadable_by_others(paths: tuple[str, ...]) -> str | None:
+    """The first of ``paths`` (the first being this Python) that an unprivileged uid with no
+    groups cannot read (and, for a folder, enter); None when it can read them all."""
+    probe = ("import os, sys\n"
+             "for p in sys.argv[1:]:\n"
+             "    if not os.access(p, os.R_OK | (os.X_OK if os.path.isdir(p) else 0)):\n"
+             "        print(p, end=''); break\n")
+    uid = sandbox_uid()
+    try:
+        out = subprocess.run([paths[0], "-S", "-c", probe, *paths[1:]], user=uid, group=uid,
+                             extra_groups=[], cwd="/", capture_output=True, text=True,
+                             timeout=30, env={"PATH": "/usr/bin:/bin"})
+    except (OSError, subprocess.TimeoutExpired):
+        return paths[0]
+    if out.returncode != 0:
+        return paths[0]
+    return out.stdout or None
+
+
 def _count_tasks_of_uid(uid: int) -> int:
     """Processes and threads that ``uid`` runs now (RLIMIT_NPROC counts both)."""
-    count = 0
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                if os.stat(f"/proc/{entry}").st_uid == uid:
-                    count += len(os.listdir(f"/proc/{entry}/task"))
-            except OSError:
-                pass
-    return count
+    return sum(procfs.task_count(pid) for pid, owner in procfs.processes() if owner == uid)
 
 
 def _uids_in_use() -> set[int]:
     """The uids of every process running now."""
-    uids = set()
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                uids.add(os.stat(f"/proc/{entry}").st_uid)
-            except OSError:
-                pass
-    return uids
+    return {uid for _, uid in procfs.processes()}
 
 
 def sandbox_uid() -> int:
@@ -350,6 +390,7 @@ class WorkerProcess:
         self.isolation = choose_isolation(spec.isolation)
         self.proc: subprocess.Popen | None = None
         self._host_scratch: Path | None = None
+        self.uid: int | None = None  # the dedicated uid of a process-level worker of a root grader
         self.requests = None
         self.responses: DeadlineReader | None = None
         self.stdout: OutputDrain | None = None
@@ -387,20 +428,23 @@ class WorkerProcess:
             argv = bwrap_argv(self.spec, config, env)
             popen_env = env
         else:
-            self._host_scratch = Path(tempfile.mkdtemp(prefix="grader-scratch-"))
+            scratch = self._process_scratch()
+            if self.uid is not None:
+                config.update(uid=self.uid, nproc=True)
             lab_path = f":{self.spec.lab_dir}" if self.spec.lab_dir else ""
-            env.update(HOME=str(self._host_scratch), TMPDIR=str(self._host_scratch),
-                       MPLCONFIGDIR=str(self._host_scratch / ".matplotlib"),
+            env.update(HOME=str(scratch), TMPDIR=str(scratch),
+                       MPLCONFIGDIR=str(scratch / ".matplotlib"),
                        PYTHONPATH=f"{REPO_ROOT}{lab_path}")
             if self.spec.data_dir is not None:
                 env["LABS_DATA_DIR"] = str(self.spec.data_dir)
-            config.update(scratch=str(self._host_scratch), pid_namespace=False)
+            config.update(scratch=str(scratch), pid_namespace=False)
             argv = [python_executable(), "-m", "grading.sandbox.worker", json.dumps(config)]
             popen_env = env
         try:
             self.proc = subprocess.Popen(argv, env=popen_env, pass_fds=(req_r, resp_w),
                                          stdin=subprocess.DEVNULL, stdout=out_w, stderr=err_w,
-                                         start_new_session=True, cwd=self._host_scratch or "/")
+                                         start_new_session=True,
+                                         cwd=env["HOME"] if self._host_scratch else "/")
         except BaseException:
             for fd in (req_w, resp_r, out_r, err_r):
                 os.close(fd)
@@ -419,6 +463,25 @@ class WorkerProcess:
         self.stdout.start()
         self.stderr.start()
         return self
+
+    def _process_scratch(self) -> Path:
+        """Make the host folder of a process-level worker; return its writable scratch folder.
+
+        As root the worker gets a dedicated unprivileged uid (so RLIMIT_NPROC holds, the
+        grader's files and processes are out of its reach, and its strays can be found and
+        killed) and a scratch folder of its own inside a root folder it can only traverse, so
+        ``~/..`` leads nowhere writable; unless that uid could not read what it needs
+        (:func:`process_level_problem`).
+        """
+        self._host_scratch = Path(tempfile.mkdtemp(prefix="grader-scratch-"))
+        if os.getuid() != 0 or process_level_problem(self.spec):
+            return self._host_scratch
+        self.uid = sandbox_uid()
+        self._host_scratch.chmod(0o711)
+        scratch = self._host_scratch / "scratch"
+        scratch.mkdir(mode=0o700)
+        os.chown(scratch, self.uid, self.uid)
+        return scratch
 
     @property
     def alive(self) -> bool:
@@ -454,6 +517,8 @@ class WorkerProcess:
                 self.proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 pass
+        if self.uid is not None:  # children that left the worker's session (daemons)
+            procfs.kill_processes_of_uid(self.uid)
         for stream in (self.requests,):
             if stream is not None:
                 try:

@@ -31,6 +31,7 @@ import types
 from pathlib import Path
 
 from grading.rpc.wire import Handle, PeerClosed, read_message, write_message
+from grading.sandbox import procfs
 from grading.sandbox.limits import SandboxLimits, apply_rlimits
 
 TRACEBACK_CHARS = 4000
@@ -280,27 +281,27 @@ def die_with_parent(parent_pid: int | None) -> None:
         os._exit(1)
 
 
-def kill_strays(max_passes: int = 50) -> int:
-    """Kill every other process of this PID namespace but its init (bwrap level only).
+def kill_strays(own_uid_only: bool, max_passes: int = 50) -> int:
+    """Kill every other process of this sandbox: of this PID namespace but its init (bwrap
+    level), or of this worker's dedicated uid (process level as root, ``own_uid_only``).
 
     Repeats until a pass finds nothing, so a child forked while the previous pass ran (a
     double-forking daemon) is caught too.
     """
-    me, killed = os.getpid(), 0
+    me, uid, killed = os.getpid(), os.getuid(), 0
     for _ in range(max_passes):
         _reap_children()
-        found = 0
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit() or int(entry) in (1, me) or _is_zombie(entry):
-                continue
-            found += 1
+        found = [pid for pid, owner in procfs.processes()
+                 if pid not in (1, me) and not (own_uid_only and owner != uid)
+                 and not procfs.is_zombie(pid)]
+        if not found:
+            break
+        for pid in found:
             try:
-                os.kill(int(entry), signal.SIGKILL)
+                os.kill(pid, signal.SIGKILL)
                 killed += 1
             except (ProcessLookupError, PermissionError):
                 pass
-        if not found:
-            break
     return killed
 
 
@@ -312,14 +313,6 @@ def _reap_children() -> None:
             return
         if pid == 0:
             return
-
-
-def _is_zombie(pid: str) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
-    except (OSError, IndexError):
-        return True  # gone already
 
 
 def drop_privileges(uid: int) -> None:
@@ -342,15 +335,19 @@ def main(argv: list[str]) -> int:
     if "torch" in sys.modules and limits.threads > 0:
         sys.modules["torch"].set_num_threads(limits.threads)
     uid = config.get("uid")
+    in_pid_namespace = config.get("pid_namespace", False)
     if uid is not None and os.getuid() == 0:
         drop_privileges(int(uid))
+        if not in_pid_namespace:  # a change of uid cleared the parent-death signal
+            die_with_parent(config.get("parent_pid"))
     apply_rlimits(limits, include_nproc=config.get("nproc", False))
     os.chdir(scratch)
     sys.path.append(str(scratch))
     requests = os.fdopen(config["request_fd"], "rb", buffering=0)
     responses = os.fdopen(config["response_fd"], "wb", buffering=0)
     worker = Worker(scratch, limits.output_bytes, output_fds=(1, 2))
-    in_pid_namespace = config.get("pid_namespace", False)
+    # strays: the PID namespace's, or the dedicated uid's; else they would be the grader's kin
+    sweep = in_pid_namespace or (uid is not None and os.getuid() == int(uid))
     write_message(responses, {"id": 0, "ok": True, "value": {"pid": os.getpid(),
                                                            "uid": os.getuid()}})
     while True:
@@ -359,8 +356,8 @@ def main(argv: list[str]) -> int:
         except PeerClosed:
             return 0
         response = worker.handle(request if isinstance(request, dict) else {"op": None})
-        if in_pid_namespace:
-            kill_strays()
+        if sweep:
+            kill_strays(own_uid_only=not in_pid_namespace)
         try:
             write_message(responses, response, to_handle=worker.to_handle,
                           max_bytes=limits.message_bytes)

@@ -194,3 +194,16 @@ def test_a_class_with_the_adversarial_corpus_gets_a_row_each(tmp_path):
         assert float(rows[case]["score"]) == pytest.approx(expected.score), rows[case]
     assert float(rows["honest0"]["score"]) == float(rows["honest1"]["score"]) == FULL
     assert not (tmp_path / "elsewhere").exists()
+
+
+def test_a_process_level_batch_checks_the_unprivileged_uid_once_up_front(monkeypatch, tmp_path):
+    import grading.batch as batch
+
+    checked = []
+    monkeypatch.setattr(batch, "process_level_problem",
+                        lambda spec: checked.append(spec.lab_dir) or None)
+    BatchGrader(LAB, tmp_path / "out", isolation="process")
+    assert checked == [LAB]
+    if bwrap_works():
+        BatchGrader(LAB, tmp_path / "out", isolation="bwrap")
+        assert checked == [LAB]

@@ -1,0 +1,182 @@
+"""The process isolation level of a root grader: a dedicated unprivileged uid per worker.
+
+Where that uid can run Python (a system Python that others may read), the worker's forks are
+bounded by RLIMIT_NPROC, its strays are killed after every call and when it is closed, and it
+cannot write the grader's files. Where it cannot (a Python under /root), the worker runs as root
+and a warning says what to fix.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from grading.sandbox import launcher
+from grading.sandbox.launcher import UID_BASE, SandboxSpec, sandbox_uid
+
+pytestmark = pytest.mark.skipif(os.getuid() != 0, reason="uids are dropped only by a root grader")
+
+ATTACKS = textwrap.dedent("""
+    import os, time
+
+    def fork_bomb():
+        forked = 0
+        for _ in range(2000):  # bounded: a broken limit leaves 2000 sleepers, not a dead machine
+            try:
+                pid = os.fork()
+            except OSError:
+                break
+            if pid == 0:
+                time.sleep(30)
+                os._exit(0)
+            forked += 1
+        return forked
+
+    def daemon():
+        if os.fork() == 0:
+            os.setsid()
+            if os.fork() == 0:
+                time.sleep(30)
+            os._exit(0)
+        time.sleep(0.2)
+        return "started"
+
+    def daemon_then_hang():
+        daemon()
+        time.sleep(30)
+
+    def write(path):
+        try:
+            with open(os.path.expanduser(path), "w") as f:
+                f.write("ATTACK-SUCCEEDED")
+            return "wrote"
+        except OSError as exc:
+            return type(exc).__name__
+""")
+
+GRADER = textwrap.dedent("""
+    import json, os, sys, time
+    from grading.rpc.client import WorkerClient
+    from grading.sandbox import procfs
+    from grading.sandbox.launcher import SandboxSpec
+
+    def live(uid, but=()):
+        return [pid for pid, owner in procfs.processes()
+                if owner == uid and pid not in but and not procfs.is_zombie(pid)]
+
+    targets = json.loads(sys.argv[2])
+    client = WorkerClient.start(SandboxSpec(isolation="process", preload=()))
+    uid, pid = client.process.uid, client.info["pid"]
+    module = client.load_submission({"submission.py": sys.argv[1].encode()})
+    report = {"uid": client.info["uid"], "assigned": uid, "forked": module.fork_bomb()}
+    report["after_bomb"] = live(uid, but=(pid,))
+    report["daemon"] = module.daemon()
+    report["after_daemon"] = live(uid, but=(pid,))
+    report["writes"] = [module.write(path) for path in targets]
+    client.deadline = time.monotonic() + 2  # a test's time limit: the worker is killed mid-call
+    try:
+        module.daemon_then_hang()
+    except Exception as exc:
+        report["hang"] = type(exc).__name__
+    client.close()
+    report["after_close"] = live(uid)
+    print(json.dumps(report))
+""")
+
+
+def _python_others_can_run() -> str | None:
+    """A system Python of this version that an unprivileged uid may run, or None."""
+    name = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    for folder in ("/usr/bin", "/usr/local/bin"):
+        path = Path(folder) / name
+        if path.exists() and launcher._unreadable_by_others((str(path),)) is None:
+            return str(path)
+    return None
+
+
+@pytest.fixture(scope="module")
+def readable_python():
+    """A virtual environment that others may read, of a system Python, seeing this one's
+    packages and the repository (through a .pth file)."""
+    base = _python_others_can_run()
+    if base is None:
+        pytest.skip("no system Python of this version that an unprivileged user can run")
+    folder = Path(tempfile.mkdtemp(prefix="readable-python-"))
+    try:
+        folder.chmod(0o755)
+        subprocess.run([base, "-m", "venv", "--without-pip", str(folder / "venv")], check=True,
+                       capture_output=True, timeout=120)
+        python = folder / "venv" / "bin" / "python"
+        site = subprocess.run([python, "-c", "import sysconfig; "
+                               "print(sysconfig.get_paths()['purelib'])"], check=True,
+                              capture_output=True, text=True).stdout.strip()
+        paths = dict.fromkeys([sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"],
+                               str(launcher.REPO_ROOT)])
+        (Path(site) / "grader_tests.pth").write_text("\n".join(paths) + "\n")
+        uid = sandbox_uid()
+        check = subprocess.run([python, "-c", "import numpy, grading.sandbox.worker"], user=uid,
+                               group=uid, extra_groups=[], cwd="/", capture_output=True)
+        if check.returncode != 0:
+            pytest.skip("this environment's packages are not readable by an unprivileged user")
+        yield str(python)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.mark.timeout(120)
+def test_a_root_grader_runs_process_workers_as_a_bounded_unprivileged_uid(readable_python,
+                                                                          tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    targets = [str(out / "results.json"), str(launcher.REPO_ROOT / "ATTACK-MARK"), "~/../MARK"]
+    proc = subprocess.run([readable_python, "-c", GRADER, ATTACKS, json.dumps(targets)],
+                          capture_output=True, text=True, timeout=100, cwd="/")
+    assert proc.returncode == 0, proc.stderr
+    assert "runs student code as root" not in proc.stderr
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert report["uid"] == report["assigned"] >= UID_BASE
+    assert 0 < report["forked"] < 256, "the process limit did not hold"
+    assert report["after_bomb"] == [], "the fork bomb's sleepers outlived the call"
+    assert report["daemon"] == "started" and report["after_daemon"] == [], \
+        "a daemon outlived the call"
+    assert report["writes"] == ["PermissionError"] * len(targets)
+    assert not (launcher.REPO_ROOT / "ATTACK-MARK").exists()
+    assert report["hang"] == "CallTimeout"
+    assert report["after_close"] == [], "a process of the worker's uid outlived it"
+
+
+def test_without_a_python_others_can_run_the_worker_runs_as_root_and_says_so(monkeypatch,
+                                                                             capsys):
+    monkeypatch.setattr(launcher, "_unreadable_by_others", lambda paths: "/root/venv/bin/python")
+    problem = launcher.process_level_problem(SandboxSpec(isolation="process"))
+    assert "cannot read /root/venv/bin/python" in problem and "chmod o+rX" in problem
+    assert "apt-get install bubblewrap" in problem
+    assert problem in capsys.readouterr().err
+    launcher.process_level_problem(SandboxSpec(isolation="process"))
+    assert capsys.readouterr().err == ""  # said once per grader
+
+
+def test_unreadable_by_others_names_the_first_path_others_cannot_read():
+    python = _python_others_can_run()
+    if python is None:
+        pytest.skip("no system Python of this version that an unprivileged user can run")
+    folder = Path(tempfile.mkdtemp())  # pytest's own temporary folders are root's alone
+    try:
+        folder.chmod(0o755)
+        (folder / "hidden").mkdir(mode=0o700)
+        (folder / "open").mkdir(mode=0o755)
+        paths = (python, str(folder / "open"), str(folder / "hidden"))
+        assert launcher._unreadable_by_others(paths) == str(folder / "hidden")
+        assert launcher._unreadable_by_others(paths[:2]) is None
+    finally:
+        shutil.rmtree(folder)
+    assert launcher._unreadable_by_others(("/nonexistent/python",)) == "/nonexistent/python"
