@@ -13,6 +13,8 @@ Layout of a numpy artifact (``gmm/`` of the GMM lab)::
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import tempfile
@@ -186,7 +188,9 @@ def load_torch_pretrained(cls, source: str | Path, **kwargs):
             raise ArtifactError(f"incomplete {cls.__name__} artifact: {weights} is missing. "
                                 "Re-run load_resources.py.")
     try:
-        return cls.from_pretrained(str(source), **kwargs)
+        # huggingface_hub prints "Loading weights from local directory" for a folder
+        with contextlib.redirect_stdout(io.StringIO()) if looks_local else contextlib.nullcontext():
+            return cls.from_pretrained(str(source), **kwargs)
     except ArtifactError:
         raise
     except Exception as exc:  # huggingface_hub, safetensors and torch raise many kinds

@@ -83,7 +83,7 @@ def test_object_arrays_are_refused(tmp_path):
         save_arrays(tmp_path / "m", "m", {"x": np.array([object()])}, {})
 
 
-def test_torch_hub_mixin_round_trip_and_clear_errors(tmp_path):
+def test_torch_hub_mixin_round_trip_and_clear_errors(tmp_path, capsys):
     torch = pytest.importorskip("torch")
     from huggingface_hub import PyTorchModelHubMixin
 
@@ -94,7 +94,9 @@ def test_torch_hub_mixin_round_trip_and_clear_errors(tmp_path):
 
     net = Net(width=5)
     net.save_pretrained(tmp_path / "net")
+    capsys.readouterr()
     loaded = load_torch_pretrained(Net, tmp_path / "net")
+    assert capsys.readouterr().out == ""  # not huggingface_hub's "Loading weights from ..."
     assert loaded.layer.in_features == 5
     torch.testing.assert_close(loaded.layer.weight, net.layer.weight)
 
