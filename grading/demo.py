@@ -7,7 +7,9 @@ check (exit status 1 when an example does not score what it should).
 
 from __future__ import annotations
 
+import re
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from grading.batch import BatchGrader, Submission
@@ -15,7 +17,7 @@ from grading.examples import FULL, Example, lab_examples, write_submission
 from grading.gradebook import write_gradebook
 from grading.labs import REPO_ROOT, find_labs
 from grading.public import format_table
-from grading.report.result import format_points
+from grading.report.result import SubmissionResult, format_points
 
 FIXTURE_LAB = REPO_ROOT / "tests" / "grading" / "fixture_lab"
 
@@ -26,11 +28,62 @@ def demo_labs() -> list[Path]:
     return labs or ([FIXTURE_LAB] if FIXTURE_LAB.is_dir() else [])
 
 
-def _verdict(example: Example, score: float, max_score: float) -> str:
-    if example.score is None:
-        return ""
-    expected = max_score if example.score == FULL else float(example.score)
-    return "ok" if abs(score - expected) < 1e-6 else f"EXPECTED {format_points(expected)}"
+@dataclass(frozen=True)
+class GradedExample:
+    """One example graded in a batch: what it is, its result, and its output folder
+    (``results.json``, ``feedback.md``)."""
+
+    example: Example
+    result: SubmissionResult
+    folder: Path
+
+    @property
+    def feedback(self) -> str:
+        return (self.folder / "feedback.md").read_text()
+
+    @property
+    def expected_score(self) -> float | None:
+        """The pinned score in points (None: not pinned)."""
+        if self.example.score is None:
+            return None
+        return self.result.max_score if self.example.score == FULL else float(self.example.score)
+
+    def verdict(self) -> str:
+        """"ok", "EXPECTED <points>", "REASON MISSING from feedback", or "" when not pinned."""
+        expected = self.expected_score
+        if expected is None:
+            return ""
+        if abs(self.result.score - expected) > 1e-6:
+            return f"EXPECTED {format_points(expected)}"
+        if self.example.reason and not re.search(self.example.reason, self.feedback):
+            return "REASON MISSING from feedback"
+        return "ok"
+
+    def problem(self) -> str | None:
+        """What is wrong with this example's grade, with its feedback; None when it scored as
+        pinned (and its feedback gives the pinned reason), or when it is not pinned."""
+        verdict = self.verdict()
+        if verdict in ("", "ok"):
+            return None
+        return (f"{self.example.name}: scored {format_points(self.result.score)}, "
+                f"{verdict} ({self.example.why}; reason {self.example.reason!r})\n{self.feedback}")
+
+
+def grade_examples(lab_dir: Path, root: Path, workers: int = 1, isolation: str = "auto",
+                   names: list[str] | None = None, show_progress: bool = True
+                   ) -> tuple[BatchGrader, dict[str, GradedExample]]:
+    """Grade the examples of ``lab_dir`` (those in ``names``; default all) in one batch, as a
+    TA grades a class: submissions under ``root/submissions``, results under ``root/out``."""
+    examples = {e.name: e for e in lab_examples(lab_dir) if names is None or e.name in names}
+    subs = [Submission(name, write_submission(e.source, root / "submissions" / name, e.files))
+            for name, e in examples.items()]
+    grader = BatchGrader(lab_dir, root / "out", workers, isolation)
+    outcomes = grader.run(sorted(subs, key=lambda s: s.student_id), show_progress)
+    write_gradebook(grader.out, lab_dir.name, {sid: o.result for sid, o in outcomes.items()},
+                    {sid: o.seconds for sid, o in outcomes.items()}, [])
+    return grader, {name: GradedExample(example, outcomes[name].result,
+                                        grader.out / "submissions" / name)
+                    for name, example in examples.items()}
 
 
 def run_demo(out: Path | None = None, workers: int = 1, isolation: str = "auto") -> int:
@@ -43,22 +96,14 @@ def run_demo(out: Path | None = None, workers: int = 1, isolation: str = "auto")
     with tempfile.TemporaryDirectory(prefix="grading-demo-") as tmp:
         root = Path(out) if out else Path(tmp)
         for lab_dir in labs:
-            examples = {e.name: e for e in lab_examples(lab_dir)}
-            submissions_dir = root / lab_dir.name / "submissions"
-            subs = [Submission(name, write_submission(e.source, submissions_dir / name, e.files))
-                    for name, e in examples.items()]
-            grader = BatchGrader(lab_dir, root / lab_dir.name / "out", workers, isolation)
-            outcomes = grader.run(sorted(subs, key=lambda s: s.student_id))
-            results = {sid: o.result for sid, o in outcomes.items()}
-            write_gradebook(grader.out, lab_dir.name, results,
-                            {sid: o.seconds for sid, o in outcomes.items()}, [])
+            grader, graded = grade_examples(lab_dir, root / lab_dir.name, workers, isolation)
             rows = []
-            for sub in subs:
-                r, e = results[sub.student_id], examples[sub.student_id]
-                verdict = _verdict(e, r.score, r.max_score)
-                mismatches += verdict.startswith("EXPECTED")
-                rows.append((sub.student_id, f"{format_points(r.score)}/"
-                             f"{format_points(r.max_score)}", r.status, verdict, e.why[:60]))
+            for name, g in graded.items():
+                verdict = g.verdict()
+                mismatches += verdict not in ("", "ok")
+                rows.append((name, f"{format_points(g.result.score)}/"
+                             f"{format_points(g.result.max_score)}", g.result.status, verdict,
+                             g.example.why[:60]))
             print(f"\n{lab_dir.name}  (isolation: {grader.isolation}; gradebook: "
                   f"{grader.out / 'grades.csv' if out else 'temporary'})")
             print(format_table(("submission", "score", "status", "check", "what it is"), rows))

@@ -8,7 +8,8 @@ those files and an optional ``patch.py`` (none: the reference as it is); a folde
 ``reference`` adds its files to the reference example. ``examples/<lab>/expected.json`` pins what
 each one scores: ``{"<name>": {"score": 43, "reason": "regex in feedback.md", "why": "..."}}``;
 ``"score": "full"`` means the lab's maximum, and ``"files": "reference"`` gives a patch example the
-reference's files (a code mistake submitted with a correct saved run).
+reference's files (a code mistake submitted with a correct saved run). Unless pinned otherwise,
+the reference scores full points and the blank stub 0, its feedback saying "not implemented yet".
 """
 
 from __future__ import annotations
@@ -104,9 +105,11 @@ def lab_examples(lab_dir: Path, examples_root: Path = EXAMPLES_ROOT) -> list[Exa
     reference_files = _folder_files(folder / "reference") if (folder / "reference").is_dir() \
         else ()
 
-    def facts(name: str, default_score=None, default_why: str = "") -> dict:
+    def facts(name: str, default_score=None, default_why: str = "", default_reason=None
+              ) -> dict:
         entry = pinned.get(name, {})
-        return {"score": entry.get("score", default_score), "reason": entry.get("reason"),
+        return {"score": entry.get("score", default_score),
+                "reason": entry.get("reason", default_reason),
                 "why": entry.get("why", default_why)}
 
     def patch_files(name: str) -> tuple[tuple[str, bytes], ...]:
@@ -120,7 +123,7 @@ def lab_examples(lab_dir: Path, examples_root: Path = EXAMPLES_ROOT) -> list[Exa
     examples = [Example(lab, "reference", reference, files=reference_files,
                         **facts("reference", FULL, "the instructor solution")),
                 Example(lab, "blank", (lab_dir / "submission.py").read_text(),
-                        **facts("blank", 0.0, "the untouched stub"))]
+                        **facts("blank", 0.0, "the untouched stub", "not implemented yet"))]
     entries = sorted(folder.iterdir()) if folder.is_dir() else []
     for entry in entries:
         if entry.suffix == ".py" and entry.is_file():
