@@ -71,19 +71,22 @@ def performance(args: GradeArgs) -> str:
     started = time.perf_counter()
     try:
         load_submission(Path(args.submission).resolve())
-        from data import selection_data
-        from mnist_data_selection import MNISTDataSelector
+        from data import normalise, selection_data
+        from mnist_data_selection import DEFAULTS, MNISTDataSelector
+        from network import network_logits
         from train import GRADED_RUN, graded_run, top_digits_summary
 
         d = selection_data((6, 7)).subset(GRADED_RUN["per_digit"])
         out = graded_run(d.train_images, d.train_labels, d.val_images, d.val_labels,
-                         d.test_images, [6, 7], GRADED_RUN["epochs"], args.seed)
+                         [6, 7], GRADED_RUN["epochs"], args.seed)
+        test_logits = network_logits(DEFAULTS["network"], out["network"],
+                                     normalise(d.test_images))
         uniform = MNISTDataSelector((6, 7), data=d, learn_weights=False, seed=args.seed,
                                     verbose=False)
         uniform.train(GRADED_RUN["epochs"])
     except Exception as exc:  # noqa: BLE001 - report any failure of the student's code
         return f"performance run failed: {type(exc).__name__}: {exc}"
-    logits = out["test_logits"] - out["test_logits"].max(axis=1, keepdims=True)
+    logits = test_logits - test_logits.max(axis=1, keepdims=True)
     log_p = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
     learned = float(-log_p[np.arange(len(d.test_labels)), d.test_labels].mean())
     ratio = learned / uniform.evaluate()["test_loss"]

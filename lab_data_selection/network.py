@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -92,3 +93,29 @@ def build_network(name: str, **kwargs) -> nn.Module:
     if name not in NETWORKS:
         raise ValueError(f"network must be one of {sorted(NETWORKS)}; received {name!r}.")
     return NETWORKS[name](**kwargs)
+
+
+def network_logits(name: str, state: dict, inputs: torch.Tensor) -> np.ndarray:
+    """Logits (M, C), float64, of ``build_network(name)`` with the parameters ``state`` (a state
+    dict, e.g. from a graded run) on ``inputs`` (M, ...), already normalised.
+
+    Raises ValueError naming what does not fit when ``state`` is not a complete, finite state
+    dict of that network.
+    """
+    network = build_network(name)
+    expected = {key: tuple(v.shape) for key, v in network.state_dict().items()}
+    if not isinstance(state, dict):
+        raise ValueError(f"the network must be a dict of tensors {expected}; received "
+                         f"{type(state).__name__}.")
+    received = {key: tuple(v.shape) if isinstance(v, torch.Tensor) else type(v).__name__
+                for key, v in state.items()}
+    if received != expected:
+        raise ValueError(f"the network must be a state dict of build_network({name!r}), "
+                         f"tensors {expected}; received {received}.")
+    if not all(bool(torch.isfinite(v).all()) for v in state.values()):
+        raise ValueError("the network holds NaN or infinite parameters: the hypergradients "
+                         "probably blew the weights or the network up.")
+    network.load_state_dict({key: v.float() for key, v in state.items()})
+    network.eval()
+    with torch.no_grad():
+        return network(inputs).double().numpy()

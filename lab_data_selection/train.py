@@ -141,19 +141,23 @@ def run_comparison(data: SelectionData, args: TrainArgs):
     return learned, uniform, summary
 
 
-def graded_run(train_images, train_labels, val_images, val_labels, test_images,
-               target_digits=(6, 7), epochs: int = GRADED_RUN["epochs"], seed: int = 0) -> dict:
-    """The run the grader scores: learned weights, default settings, no test labels.
+def graded_run(train_images, train_labels, val_images, val_labels, target_digits=(6, 7),
+               epochs: int = GRADED_RUN["epochs"], seed: int = 0) -> dict:
+    """The run the grader scores: learned weights, default settings. It never sees the test
+    images: the grader computes their logits itself from the returned network
+    (``network.network_logits``).
 
-    Returns {"test_logits": (M, 10) logits of ``test_images``, "weights": (N,) weights of the
-    pool, "divergences": int}.
+    Returns {"network": {name: tensor} the trained network's parameters (a state dict of
+    ``build_network(DEFAULTS["network"])``), "weights": (N,) weights of the pool,
+    "divergences": int}.
     """
     data = SelectionData(np.asarray(train_images, dtype=np.float32), np.asarray(train_labels),
                          np.asarray(val_images, dtype=np.float32), np.asarray(val_labels),
                          check_target_digits(target_digits))
     selector = MNISTDataSelector(data.target_digits, data=data, seed=seed, verbose=False)
     selector.train(epochs)
-    return {"test_logits": selector.predict_logits(test_images),
+    return {"network": {name: value.detach().cpu().clone()
+                        for name, value in selector.network.state_dict().items()},
             "weights": selector.sample_weights(),
             "divergences": selector.hyper_optimizer.divergences}
 

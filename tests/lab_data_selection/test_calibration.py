@@ -29,13 +29,16 @@ def _cross_entropy(logits: np.ndarray, labels: np.ndarray) -> float:
 
 def _scores(lab_module, hidden_reference, targets, seed):
     data = lab_module("data").selection_data(targets).subset(PER_DIGIT)
-    out = lab_module("train").graded_run(data.train_images, data.train_labels, data.val_images,
-                                         data.val_labels, data.test_images, list(targets),
-                                         EPOCHS, seed)
+    train = lab_module("train")
+    out = train.graded_run(data.train_images, data.train_labels, data.val_images,
+                           data.val_labels, list(targets), EPOCHS, seed)
     baseline = hidden_reference.uniform_baseline(lab_module("network"),
                                                  lab_module("data").normalise, data, EPOCHS,
                                                  seed)
-    ratio = _cross_entropy(out["test_logits"], data.test_labels) / _cross_entropy(
+    logits = lab_module("network").network_logits(
+        hidden_reference.BASELINE["network"], out["network"],
+        lab_module("data").normalise(data.test_images))
+    ratio = _cross_entropy(logits, data.test_labels) / _cross_entropy(
         baseline, data.test_labels)
     top = np.argsort(-out["weights"], kind="stable")[:100]
     is_target = np.isin(data.train_labels, targets)

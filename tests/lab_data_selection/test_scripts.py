@@ -125,9 +125,10 @@ def test_uniform_selector_matches_the_grader_baseline(lab_module, full_data, hid
                                                  lab_module("data").normalise, data, 2, 3)
     np.testing.assert_allclose(selector.predict_logits(data.test_images), expected, rtol=1e-4,
                                atol=1e-5)
+    # the grader also rebuilds the learned run's network as BASELINE["network"]
     assert hidden_reference.BASELINE == {
-        "network": "simple", "batch_size": 64,
-        **{k: lab_module("mnist_data_selection").DEFAULTS[k] for k in ("lr", "momentum")}}
+        "batch_size": 64, **{k: lab_module("mnist_data_selection").DEFAULTS[k]
+                             for k in ("network", "lr", "momentum")}}
 
 
 def test_selector_other_targets_and_analysis(lab_module, capsys, tmp_path):
@@ -177,12 +178,39 @@ def test_train_rejects_bad_flags(lab_module):
     assert args.use_gauss_newton is False and args.target_digits == [3, 8]
 
 
-def test_graded_run_gives_logits_and_weights(lab_module, full_data):
+def test_graded_run_gives_the_network_and_weights_and_never_sees_test_images(lab_module,
+                                                                             full_data):
+    train = lab_module("train")
     d = full_data.subset(20)
-    out = lab_module("train").graded_run(d.train_images, d.train_labels, d.val_images,
-                                         d.val_labels, d.test_images[:7], [6, 7], 1, 0)
-    assert out["test_logits"].shape == (7, 10) and out["weights"].shape == (200,)
-    assert out["weights"].mean() == pytest.approx(1.0)
+    out = train.graded_run(d.train_images, d.train_labels, d.val_images, d.val_labels, [6, 7],
+                           1, 0)
+    assert out["weights"].shape == (200,) and out["weights"].mean() == pytest.approx(1.0)
+    network, normalise = lab_module("network"), lab_module("data").normalise
+    logits = network.network_logits("simple", out["network"], normalise(d.test_images[:7]))
+    assert logits.shape == (7, 10) and logits.dtype == np.float64
+    # the same logits as the trained selector's: nothing lost on the way out
+    selector = lab_module("mnist_data_selection").MNISTDataSelector(
+        (6, 7), data=d, seed=0, verbose=False)
+    selector.train(1)
+    np.testing.assert_allclose(logits, selector.predict_logits(d.test_images[:7]), rtol=1e-5,
+                               atol=1e-6)
+
+
+def test_network_logits_refuses_a_network_that_does_not_fit(lab_module, full_data):
+    network = lab_module("network")
+    inputs = lab_module("data").normalise(full_data.test_images[:3])
+    good = network.build_network("simple").state_dict()
+    assert network.network_logits("simple", good, inputs).shape == (3, 10)
+    with pytest.raises(ValueError, match="must be a dict of tensors"):
+        network.network_logits("simple", [1, 2], inputs)
+    with pytest.raises(ValueError, match="received"):
+        network.network_logits("simple", {**good, "net.1.weight": torch.zeros(3, 3)}, inputs)
+    with pytest.raises(ValueError, match="received"):
+        network.network_logits("simple", {k: v for k, v in good.items() if k != "net.3.bias"},
+                               inputs)
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        network.network_logits("simple", {**good, "net.3.bias": torch.full((10,), float("nan"))},
+                               inputs)
 
 
 def test_load_resources_and_grade_flags(lab_module, capsys):

@@ -3,9 +3,10 @@
 The lab's fixed pipeline (``train.graded_run``: learned weights with the student's functions,
 default settings) runs in the worker on a reduced problem: 100 pool images per digit of the
 embedded MNIST sample (1,000 images, 20% target digits 6 and 7), the 200 validation 6s and 7s,
-10 epochs. The worker gets the 200 held-out test 6s and 7s without labels and returns their
-logits and the learned weights. Here the grader trains the uniform-weights baseline with the
-same budget (trusted code) and scores
+10 epochs. It returns the trained network's parameters and the learned weights; the worker never
+sees the 200 held-out test 6s and 7s. Here the grader computes their logits with its own copy of
+the network code, trains the uniform-weights baseline with the same budget (trusted code) and
+scores
 
 * the held-out loss ratio: CE of the learned run / CE of the uniform run on the test 6s and 7s
   (full credit at <= 0.9, that is at least 10% lower; none at 1.0);
@@ -18,7 +19,7 @@ import os
 import numpy as np
 import pytest
 import torch
-from reference import uniform_baseline
+from reference import BASELINE, uniform_baseline
 
 SEED = int(os.environ.get("LAB_DATA_SELECTION_GRADER_SEED", "0"))
 TARGETS = (6, 7)
@@ -37,8 +38,7 @@ def _graded(submission, fixed, lab_fixed) -> dict:
         d = _data(lab_fixed)
         try:
             out = fixed("train").graded_run(d.train_images, d.train_labels, d.val_images,
-                                            d.val_labels, d.test_images, list(TARGETS),
-                                            EPOCHS, SEED)
+                                            d.val_labels, list(TARGETS), EPOCHS, SEED)
             _RUNS[key] = ("ok", out)
         except Exception as exc:  # noqa: BLE001 - replayed to the second test
             _RUNS[key] = ("error", exc)
@@ -76,7 +76,12 @@ def test_learned_weights_lower_the_held_out_loss(submission, fixed, lab_fixed, r
     """Held-out loss on the 6s and 7s with learned weights vs uniform weights (partial credit)"""
     out = _graded(submission, fixed, lab_fixed)
     d = _data(lab_fixed)
-    logits = _array(out, "test_logits", (len(d.test_labels), 10))
+    try:
+        logits = lab_fixed("network").network_logits(
+            BASELINE["network"], out.get("network") if isinstance(out, dict) else None,
+            lab_fixed("data").normalise(d.test_images))
+    except ValueError as exc:
+        raise AssertionError(f"the graded run gave back an unusable network: {exc}") from None
     learned = _cross_entropy(logits, d.test_labels)
     baseline = uniform_baseline(lab_fixed("network"), lab_fixed("data").normalise, d, EPOCHS,
                                 SEED)
