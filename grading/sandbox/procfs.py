@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 
 def processes() -> Iterator[tuple[int, int]]:
@@ -34,15 +34,19 @@ def is_zombie(pid: int) -> bool:
         return True
 
 
-def kill_processes_of_uid(uid: int, max_passes: int = 50) -> int:
-    """SIGKILL every live process of ``uid`` (root only); return how many were signalled.
+def kill_matching(matches: Callable[[int, int], bool],
+                  before_pass: Callable[[], None] = lambda: None, max_passes: int = 50) -> int:
+    """SIGKILL every live process whose (pid, uid) ``matches``; return how many were signalled.
 
-    Repeats until a pass finds none, so a child forked while the previous pass ran is caught
-    too; ``max_passes`` bounds the work if processes appear faster than they die.
+    Repeats until a pass finds none, so a child forked while the previous pass ran (a
+    double-forking daemon) is caught too; ``before_pass`` runs first in each pass (to reap
+    one's own children), and ``max_passes`` bounds the work if processes appear faster than
+    they die.
     """
     killed = 0
     for _ in range(max_passes):
-        found = [pid for pid, owner in processes() if owner == uid and not is_zombie(pid)]
+        before_pass()
+        found = [pid for pid, uid in processes() if matches(pid, uid) and not is_zombie(pid)]
         if not found:
             break
         for pid in found:
@@ -52,3 +56,8 @@ def kill_processes_of_uid(uid: int, max_passes: int = 50) -> int:
             except (ProcessLookupError, PermissionError):
                 pass
     return killed
+
+
+def kill_processes_of_uid(uid: int) -> int:
+    """SIGKILL every live process of ``uid`` (root only); return how many were signalled."""
+    return kill_matching(lambda pid, owner: owner == uid)

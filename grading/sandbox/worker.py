@@ -281,28 +281,13 @@ def die_with_parent(parent_pid: int | None) -> None:
         os._exit(1)
 
 
-def kill_strays(own_uid_only: bool, max_passes: int = 50) -> int:
+def kill_strays(own_uid_only: bool) -> int:
     """Kill every other process of this sandbox: of this PID namespace but its init (bwrap
-    level), or of this worker's dedicated uid (process level as root, ``own_uid_only``).
-
-    Repeats until a pass finds nothing, so a child forked while the previous pass ran (a
-    double-forking daemon) is caught too.
-    """
-    me, uid, killed = os.getpid(), os.getuid(), 0
-    for _ in range(max_passes):
-        _reap_children()
-        found = [pid for pid, owner in procfs.processes()
-                 if pid not in (1, me) and not (own_uid_only and owner != uid)
-                 and not procfs.is_zombie(pid)]
-        if not found:
-            break
-        for pid in found:
-            try:
-                os.kill(pid, signal.SIGKILL)
-                killed += 1
-            except (ProcessLookupError, PermissionError):
-                pass
-    return killed
+    level), or of this worker's dedicated uid (process level as root, ``own_uid_only``)."""
+    me, uid = os.getpid(), os.getuid()
+    return procfs.kill_matching(
+        lambda pid, owner: pid not in (1, me) and (owner == uid or not own_uid_only),
+        before_pass=_reap_children)
 
 
 def _reap_children() -> None:
