@@ -113,9 +113,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="seconds after which one submission's grading is stopped")
     grade.add_argument("--no_progress", action="store_true", help="no progress bar")
     grade.set_defaults(func=cmd_grade)
-    from grading import release
+    from grading import autograder, release
 
     release.add_parser(sub)
+    autograder.add_parser(sub)
     one = sub.add_parser("grade-one", help="grade one submission against a lab's hidden tests")
     one.add_argument("--lab", required=True, help="lab name (lab_gmm) or path of a lab folder")
     one.add_argument("--submission", required=True,

@@ -56,7 +56,8 @@ class WorkerPool:
 
 
 def read_submission_files(path: Path) -> dict[str, bytes]:
-    """The files of a submission: a ``.py`` file, or a folder (its files, recursively).
+    """The files of a submission: a ``.py`` file, or a folder (its files, recursively; when
+    they all sit in one subfolder holding ``submission.py``, relative to that subfolder).
 
     Raises ValueError with what was found and what is expected when there is no
     ``submission.py`` or the submission is too large to be a lab submission.
@@ -82,6 +83,10 @@ def read_submission_files(path: Path) -> dict[str, bytes]:
                              f" MB or {MAX_SUBMISSION_FILES} files; submit submission.py and the "
                              "files the lab asks for only.")
         files[rel] = file.read_bytes()
+    tops = {rel.split("/")[0] for rel in files}
+    if "submission.py" not in files and len(tops) == 1 and f"{min(tops)}/submission.py" in files:
+        # everything in one folder (a zipped folder, uploaded as it is): grade that folder
+        files = {rel.split("/", 1)[1]: data for rel, data in files.items()}
     if "submission.py" not in files:
         found = ", ".join(sorted(files)[:10]) or "nothing"
         raise ValueError(f"no submission.py in {path} (found: {found}). The file to submit is "

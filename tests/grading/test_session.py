@@ -69,6 +69,19 @@ def test_a_folder_gives_its_files_by_relative_path(tmp_path):
                                                "weights.txt": b"\x00\x01"}
 
 
+def test_a_folder_uploaded_as_it_is_is_graded_from_inside(tmp_path):
+    (tmp_path / "lab_gmm" / "results").mkdir(parents=True)
+    (tmp_path / "lab_gmm" / "submission.py").write_text("x = 1\n")
+    (tmp_path / "lab_gmm" / "results" / "run.json").write_text("{}")
+    (tmp_path / ".DS_Store").write_text("")
+    assert read_submission_files(tmp_path) == {"submission.py": b"x = 1\n",
+                                               "results/run.json": b"{}"}
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "submission.py").write_text("x = 2\n")
+    with pytest.raises(ValueError, match="no submission.py in"):  # two candidates: no guess
+        read_submission_files(tmp_path)
+
+
 def test_hidden_files_caches_and_symlinks_are_skipped(tmp_path):
     (tmp_path / "submission.py").write_text("x = 1\n")
     for hidden in (".env", ".git/config", "notes/.DS_Store", "__pycache__/submission.pyc",
