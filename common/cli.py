@@ -14,8 +14,9 @@ def dataclass_parser(cls: type, help: Mapping[str, str], description: str, *,
     """An ArgumentParser with a ``--name`` flag for each field of the dataclass ``cls``.
 
     The field's default gives the flag's default and type: a bool becomes a switch (``--name``
-    / ``--no-name``), a list or tuple takes one or more values of its first item's type. The
-    help is ``help[name]`` and the default. Flags named in ``required`` must be given,
+    / ``--no-name``), a list or tuple takes one or more values of its first item's type, and
+    None (an optional path or name) takes a string. The help is ``help[name]`` and the default
+    (for None, the help alone says what happens). Flags named in ``required`` must be given,
     ``choices`` lists a flag's allowed values, and fields in ``exclude`` get no flag (the caller
     adds its own). ``vars(parser.parse_args(argv))`` then holds the field values by name.
     """
@@ -26,7 +27,7 @@ def dataclass_parser(cls: type, help: Mapping[str, str], description: str, *,
         if name in exclude:
             continue
         default = getattr(defaults, name)
-        options: dict = {"help": help[name] if name in required
+        options: dict = {"help": help[name] if name in required or default is None
                          else f"{help[name]} (default: {default})"}
         if name in required:
             options["required"] = True
@@ -37,7 +38,7 @@ def dataclass_parser(cls: type, help: Mapping[str, str], description: str, *,
         elif isinstance(default, list | tuple):
             options.update(type=type(default[0]) if default else str, nargs="+")
         else:
-            options["type"] = type(default)
+            options["type"] = str if default is None else type(default)
         if choices and name in choices:
             options["choices"] = choices[name]
         parser.add_argument(f"--{name}", **options)

@@ -12,7 +12,6 @@ repo id is given.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
@@ -28,6 +27,8 @@ from model import AE, ClassUNet, PCADenoiser
 from safetensors.torch import load_file, save_file
 
 from common.artifacts import ArtifactError, load_torch_pretrained
+from common.checks import check_positive_int
+from common.cli import dataclass_parser
 from common.data import load_mnist, resolve_data_dir
 from common.device import pick_device
 from common.progress import progress
@@ -224,32 +225,28 @@ def model_betas(model) -> torch.Tensor:
     return linear_betas(model.n_steps, model.beta_start, model.beta_end)
 
 
+HELP = {
+    "device": "where to train: auto (CUDA when present), cpu, cuda or cuda:N",
+    "resources_dir": "cache folder (default: <data dir>/lab_gmm)",
+    "ae_repo_id": "pull the autoencoder from this hub repo instead of training it",
+    "ddpm_repo_id": "pull the DDPM from this hub repo instead of training it",
+    "ddpm_space": "pca: an MLP DDPM in PCA-50 space (CPU, minutes); pixel: a UNet on pixels "
+                  "(needs diffusers and a GPU)",
+    "ae_epochs": "autoencoder training epochs",
+    "ddpm_steps": "DDPM training steps",
+    "batch_size": "DDPM batch size",
+    "force": "retrain even if cached",
+    "seed": "random seed",
+}
+
+
 def parse_args(argv=None) -> ResourcesConfig:
-    d = ResourcesConfig()
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--device", default=d.device, help="auto, cpu or cuda")
-    parser.add_argument("--resources_dir", default=d.resources_dir,
-                        help="cache folder (default: <data dir>/lab_gmm)")
-    parser.add_argument("--ae_repo_id", default=d.ae_repo_id,
-                        help="pull the autoencoder from this hub repo instead of training it")
-    parser.add_argument("--ddpm_repo_id", default=d.ddpm_repo_id,
-                        help="pull the DDPM from this hub repo instead of training it")
-    parser.add_argument("--ddpm_space", default=d.ddpm_space, choices=["pca", "pixel"],
-                        help="pca: an MLP DDPM in PCA-50 space (CPU, minutes); pixel: a UNet "
-                             "on pixels (needs diffusers and a GPU)")
-    parser.add_argument("--ae_epochs", type=int, default=d.ae_epochs,
-                        help="autoencoder training epochs")
-    parser.add_argument("--ddpm_steps", type=int, default=d.ddpm_steps,
-                        help="DDPM training steps")
-    parser.add_argument("--batch_size", type=int, default=d.batch_size, help="DDPM batch size")
-    parser.add_argument("--force", action="store_true", help="retrain even if cached")
-    parser.add_argument("--seed", type=int, default=d.seed, help="random seed")
-    args = parser.parse_args(argv)
+    parser = dataclass_parser(ResourcesConfig, HELP, __doc__.splitlines()[0],
+                              choices={"ddpm_space": ["pca", "pixel"]})
+    config = ResourcesConfig(**vars(parser.parse_args(argv)))
     for name in ("ae_epochs", "ddpm_steps", "batch_size"):
-        if getattr(args, name) < 1:
-            raise ValueError(f"--{name} must be a positive integer; received "
-                             f"{getattr(args, name)}.")
-    return ResourcesConfig(**vars(args))
+        check_positive_int(f"--{name}", getattr(config, name))
+    return config
 
 
 def main(argv=None) -> Path:

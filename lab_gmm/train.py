@@ -11,7 +11,6 @@ Writes ``results/{datetime}/`` with ``gmm/`` (config.json + gmm.safetensors), ``
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import time
 from dataclasses import dataclass
@@ -22,6 +21,8 @@ import yaml
 from submission import GMM, PCA
 
 from common.artifacts import new_run_folder
+from common.checks import check_positive_int
+from common.cli import dataclass_parser
 from common.seeding import seed_everything
 from common.threads import set_thread_budget
 
@@ -72,31 +73,27 @@ def read_config(run: str | Path) -> TrainConfig:
     return TrainConfig(**{k: v for k, v in values.items() if k in known})
 
 
+HELP = {
+    "embedding_dim": "PCA dimension (with --use_pca; the autoencoder's is 2)",
+    "use_pca": "embed with your PCA (off: the pretrained autoencoder)",
+    "n_components": "number of GMM components (keep it at 10, the number of digits)",
+    "max_iter": "the most EM iterations",
+    "results_path": "folder under which the run folder {datetime}/ is created",
+    "seed": "random seed",
+}
+
+
 def parse_args(argv=None) -> TrainConfig:
-    defaults = TrainConfig()
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--embedding_dim", type=int, default=defaults.embedding_dim,
-                        help="PCA dimension (with --use_pca; the autoencoder's is 2)")
-    parser.add_argument("--use_pca", action="store_true",
-                        help="embed with your PCA (default: the pretrained autoencoder)")
-    parser.add_argument("--n_components", type=int, default=defaults.n_components,
-                        help="number of GMM components (keep it at 10, the number of digits)")
-    parser.add_argument("--max_iter", type=int, default=defaults.max_iter,
-                        help="the most EM iterations")
-    parser.add_argument("--results_path", default=defaults.results_path,
-                        help="folder under which the run folder {datetime}/ is created")
-    parser.add_argument("--seed", type=int, default=defaults.seed, help="random seed")
-    args = parser.parse_args(argv)
+    parser = dataclass_parser(TrainConfig, HELP, __doc__.splitlines()[0])
+    config = TrainConfig(**vars(parser.parse_args(argv)))
     for name in ("embedding_dim", "n_components", "max_iter"):
-        if getattr(args, name) < 1:
-            raise ValueError(f"--{name} must be a positive integer; received "
-                             f"{getattr(args, name)}.")
-    if not 1 <= args.embedding_dim <= 784:
+        check_positive_int(f"--{name}", getattr(config, name))
+    if not 1 <= config.embedding_dim <= 784:
         raise ValueError(f"--embedding_dim must be between 1 and 784 (the pixels); received "
-                         f"{args.embedding_dim}. Try 50.")
-    if args.seed < 0:
-        raise ValueError(f"--seed must be >= 0; received {args.seed}.")
-    return TrainConfig(**vars(args))
+                         f"{config.embedding_dim}. Try 50.")
+    if config.seed < 0:
+        raise ValueError(f"--seed must be >= 0; received {config.seed}.")
+    return config
 
 
 def main(argv=None) -> Path:

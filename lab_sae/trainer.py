@@ -34,6 +34,7 @@ from submission import (
 )
 
 from common.artifacts import ArtifactError, load_arrays, save_arrays
+from common.checks import check_positive_int
 from common.device import pick_device
 from common.progress import progress
 from common.seeding import seed_everything
@@ -72,9 +73,7 @@ class TrainConfig:
         """Raise ValueError naming the first setting out of range; return self."""
         for name in ("n_saes", "n_latents", "k", "epochs", "batch_size", "dead_window",
                      "dead_check_every", "resample_batch", "threads"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer; received {value!r}.")
+            check_positive_int(name, getattr(self, name))
         if self.k > self.n_latents:
             raise ValueError(f"k = {self.k} cannot exceed n_latents = {self.n_latents}; lower "
                              "--k or raise --n_latents.")

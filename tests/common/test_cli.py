@@ -16,6 +16,7 @@ class Settings:
     check: bool = True
     device: str = "cpu"
     special: bool = True
+    cache: str | None = None
 
 
 HELP = {name: f"the {name}" for name in Settings.__dataclass_fields__}
@@ -28,12 +29,15 @@ def parser(**options):
 def test_defaults_types_switches_and_lists():
     values = vars(parser().parse_args([]))
     assert values == {"path": "", "epochs": 10, "lr": 0.1, "digits": [6, 7], "pair": [1, 2],
-                      "fast": False, "check": True, "device": "cpu", "special": True}
+                      "fast": False, "check": True, "device": "cpu", "special": True,
+                      "cache": None}
     values = vars(parser().parse_args(["--epochs", "3", "--lr", "2", "--digits", "1", "2", "3",
                                        "--fast", "--no-check"]))
     assert (values["epochs"], values["lr"], values["digits"]) == (3, 2.0, [1, 2, 3])
     assert values["fast"] is True and values["check"] is False
     assert "the epochs (default: 10)" in parser().format_help()
+    assert vars(parser().parse_args(["--cache", "here"]))["cache"] == "here"
+    assert "the cache\n" in parser().format_help()  # no "(default: None)"
 
 
 def test_required_choices_and_excluded_fields(capsys):
