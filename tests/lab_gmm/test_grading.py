@@ -10,13 +10,15 @@ import sys
 import numpy as np
 import pytest
 
-from grading.demo import grade_examples
 from grading.examples import lab_examples
 
+from ..example_grading import example_grading_tests
 from .conftest import LAB_DIR
 
 EXAMPLES = lab_examples(LAB_DIR)
-AUTO_POINTS = 70.0  # the hidden tests' points, all of which the reference gets
+
+graded, test_reference_gets_every_autograded_point, test_example_scores_as_pinned = \
+    example_grading_tests(LAB_DIR, auto_points=70.0, env={"LAB_GMM_GRADER_SEED": "0"})
 
 
 @pytest.fixture(scope="module")
@@ -27,15 +29,6 @@ def hidden_helpers():
     finally:
         sys.path.remove(str(LAB_DIR / "instructor" / "hidden_tests"))
     return gmm_reference
-
-
-@pytest.fixture(scope="module")
-def graded(tmp_path_factory):
-    """name -> GradedExample, at grader seed 0."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("LAB_GMM_GRADER_SEED", "0")
-        return grade_examples(LAB_DIR, tmp_path_factory.mktemp("batch"), workers=2,
-                              show_progress=False)[1]
 
 
 @pytest.mark.parametrize("example", [e for e in EXAMPLES if e.files], ids=lambda e: e.name)
@@ -50,16 +43,3 @@ def test_example_runs_name_the_six_cluster(example, hidden_helpers):
     clusters = hidden_helpers.predict((X - run.mean) @ run.components.T, run.means, run.covs,
                                       run.pi)
     assert run.sample_index == np.bincount(clusters[y == 6]).argmax()
-
-
-@pytest.mark.slow
-def test_reference_gets_every_autograded_point(graded):
-    assert graded["reference"].result.score == AUTO_POINTS, graded["reference"].feedback
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("example", EXAMPLES, ids=lambda e: e.name)
-def test_example_scores_as_pinned(graded, example):
-    problem = graded[example.name].problem()
-    assert problem is None, problem
-    assert example.score is not None, f"pin a score for {example.name} in expected.json"

@@ -1,7 +1,6 @@
-"""Grading lab_sae end to end, as a TA grades a class: every example submission (the reference,
-the blank stub, the known-wrong ones) in one ``grading`` batch with two workers, each then
-checked against its pinned score and reason. Grader seed 0 in CI; LAB_SAE_ALL_SEEDS=1 also
-grades the reference at seeds 1..4."""
+"""Grading lab_sae end to end, as a TA grades a class (see tests/example_grading.py): the
+reference gets all 100 points, the blank stub 0, every known-wrong example its pinned score and
+reason. Grader seed 0 in CI; LAB_SAE_ALL_SEEDS=1 also grades the reference at seeds 1..4."""
 
 from __future__ import annotations
 
@@ -10,35 +9,15 @@ import os
 import pytest
 
 from grading.demo import grade_examples
-from grading.examples import lab_examples
 
+from ..example_grading import example_grading_tests
 from .conftest import LAB_DIR
 
 SEED_VARIABLE = "LAB_SAE_GRADER_SEED"
-EXAMPLES = lab_examples(LAB_DIR)
-AUTO_POINTS = 100.0  # the hidden tests' points, all of which the reference gets
+AUTO_POINTS = 100.0
 
-
-@pytest.fixture(scope="module")
-def graded(tmp_path_factory):
-    """name -> GradedExample, at grader seed 0."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(SEED_VARIABLE, "0")
-        return grade_examples(LAB_DIR, tmp_path_factory.mktemp("batch"), workers=2,
-                              show_progress=False)[1]
-
-
-@pytest.mark.slow
-def test_reference_gets_every_autograded_point(graded):
-    assert graded["reference"].result.score == AUTO_POINTS, graded["reference"].feedback
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("example", EXAMPLES, ids=lambda e: e.name)
-def test_example_scores_as_pinned(graded, example):
-    problem = graded[example.name].problem()
-    assert problem is None, problem
-    assert example.score is not None, f"pin a score for {example.name} in expected.json"
+graded, test_reference_gets_every_autograded_point, test_example_scores_as_pinned = \
+    example_grading_tests(LAB_DIR, AUTO_POINTS, env={SEED_VARIABLE: "0"})
 
 
 @pytest.mark.slow
