@@ -426,7 +426,7 @@ class WorkerProcess:
                 limits_dict["max_tasks"] += _count_tasks_of_uid(os.getuid())
                 config["limits"] = limits_dict
             argv = bwrap_argv(self.spec, config, env)
-            popen_env = env
+            cwd = "/"
         else:
             scratch = self._process_scratch()
             if self.uid is not None:
@@ -439,12 +439,11 @@ class WorkerProcess:
                 env["LABS_DATA_DIR"] = str(self.spec.data_dir)
             config.update(scratch=str(scratch), pid_namespace=False)
             argv = [python_executable(), "-m", "grading.sandbox.worker", json.dumps(config)]
-            popen_env = env
+            cwd = scratch
         try:
-            self.proc = subprocess.Popen(argv, env=popen_env, pass_fds=(req_r, resp_w),
+            self.proc = subprocess.Popen(argv, env=env, pass_fds=(req_r, resp_w),
                                          stdin=subprocess.DEVNULL, stdout=out_w, stderr=err_w,
-                                         start_new_session=True,
-                                         cwd=env["HOME"] if self._host_scratch else "/")
+                                         start_new_session=True, cwd=cwd)
         except BaseException:
             for fd in (req_w, resp_r, out_r, err_r):
                 os.close(fd)
