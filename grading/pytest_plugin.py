@@ -8,12 +8,14 @@ Markers::
 
     @pytest.mark.points(10)                 all or nothing, unless the test uses ``credit``
     @pytest.mark.visibility("hidden")       visible | after_due_date | after_published | hidden
-    @pytest.mark.time_limit(30)             wall-clock seconds for the whole test (default 60)
+    @pytest.mark.time_limit(30)             seconds of sandbox CPU time for the whole test (default
+                                            60), with a wall-clock backstop (grading.rpc.budget)
     @pytest.mark.hint("Work in log space")  shown to the student when the test loses points
 
 Fixtures: ``submission``, ``credit`` (partial credit from the lab's rubric, and what to tell the
 student), ``rubric``, ``submission_files``, ``fixed`` (``fixed("train")``: a fixed module of the
-lab in the same worker), ``sandbox_client`` (the current worker client).
+lab in the same worker), ``sandbox_client`` (the current worker client), ``sandbox_cpu`` (a
+stopwatch of the sandbox's CPU time, for speed checks).
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ DEFAULT_TIME_LIMIT_S = 60.0
 MARKERS = (
     "points(n): points of the test, all or nothing unless it records partial credit",
     "visibility(level): visible, after_due_date, after_published or hidden",
-    "time_limit(seconds): wall-clock budget of the whole test, all sandbox calls included",
+    "time_limit(seconds): CPU seconds of the sandbox for the whole test, all calls included",
     "hint(text): advice shown to the student when the test loses points",
 )
 
@@ -193,6 +195,37 @@ def sandbox_client(submission):
     session = object.__getattribute__(submission, "_session")
     session.module()
     return session.client
+
+
+class CpuStopwatch:
+    """``with sandbox_cpu() as used: model._e_step(X)``, then ``used.seconds``: the CPU seconds
+    the sandbox spent inside the block, in every process and thread it ran.
+
+    The measure of speed checks: the machine's load does not change it, the sandbox is paused
+    between calls (so nothing it leaves running can slow the grader's reference timing), and a
+    CPU burner the submission starts adds to its own time.
+    """
+
+    def __init__(self, session: SubmissionSession):
+        self.session = session
+        self.seconds = float("nan")
+
+    def __enter__(self) -> CpuStopwatch:
+        self.session.module()
+        self._client = self.session.client
+        self._start = self._client.cpu_seconds()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        if self.session.client is self._client and self._client.alive:
+            self.seconds = self._client.cpu_seconds() - self._start
+
+
+@pytest.fixture
+def sandbox_cpu(submission):
+    """A :class:`CpuStopwatch` factory for the submission's sandbox."""
+    session = object.__getattribute__(submission, "_session")
+    return lambda: CpuStopwatch(session)
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from grading.rpc.budget import TimeBudget
 from grading.rpc.client import WorkerClient
 from grading.rpc.errors import SandboxError
 from grading.rpc.proxy import RemoteObject
@@ -104,7 +105,7 @@ class SubmissionSession:
         self._module: RemoteObject | None = None
         self._import_error: SandboxError | None = None
         self.restarts = 0
-        self.deadline = float("inf")
+        self.budget: TimeBudget | None = None
 
     @property
     def isolation(self) -> str:
@@ -129,16 +130,17 @@ class SubmissionSession:
         try:
             if self.client is None:
                 self.client = self.pool.acquire()
-            self.client.deadline = float("inf")  # the import has call_timeout_s of its own
+            self.client.budget = None  # the import has call_timeout_s of its own
             try:
                 self._module = self.client.load_submission(self.files)
             except SandboxError as exc:  # it would fail the same way in every test
                 self._import_error = exc
                 raise
         finally:
-            self.deadline += time.monotonic() - started  # inf stays inf
+            if self.budget is not None:
+                self.budget.pause(time.monotonic() - started)
             if self.client is not None:
-                self.client.deadline = self.deadline
+                self.client.budget = self.budget
         return self._module
 
     def fixed(self, name: str) -> RemoteObject:
@@ -148,10 +150,11 @@ class SubmissionSession:
         return self.client.import_module(name)
 
     def set_time_limit(self, seconds: float | None) -> None:
-        """Give the current test ``seconds`` of wall-clock time in all (None: no test limit)."""
-        self.deadline = float("inf") if seconds is None else time.monotonic() + seconds
+        """Give the current test ``seconds`` of sandbox CPU time in all, with the wall-clock
+        backstop of :mod:`grading.rpc.budget` (None: no test limit)."""
+        self.budget = None if seconds is None else TimeBudget.start(seconds)
         if self.client is not None:
-            self.client.deadline = self.deadline
+            self.client.budget = self.budget
 
     def take_output(self) -> str:
         return self.client.take_output() if self.client is not None else ""

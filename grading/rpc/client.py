@@ -14,6 +14,7 @@ import secrets
 import time
 from typing import Any
 
+from grading.rpc.budget import TimeBudget
 from grading.rpc.errors import (
     CallTimeout,
     ProtocolError,
@@ -23,7 +24,7 @@ from grading.rpc.errors import (
 )
 from grading.rpc.proxy import RemoteObject
 from grading.rpc.wire import Handle, PeerClosed, WireError, read_message, write_message
-from grading.sandbox.launcher import SandboxSpec, WorkerProcess, wait_for_fd
+from grading.sandbox.launcher import CpuLimitReached, SandboxSpec, WorkerProcess, wait_for_fd
 
 _generations = itertools.count(1)
 RELEASE_BATCH = 256
@@ -73,7 +74,7 @@ class WorkerClient:
         self._transcript: list[str] = []
         self._transcript_chars = 0
         self.info: dict = {}
-        self.deadline = float("inf")  # a test's overall time limit, on the monotonic clock
+        self.budget: TimeBudget | None = None  # the current test's time limit, if any
 
     # -- life cycle ---------------------------------------------------------------------------
     @classmethod
@@ -91,6 +92,8 @@ class WorkerClient:
         hello = self._receive(0, time.monotonic() + seconds, "starting the worker", seconds)
         value = hello.get("value")
         self.info = value if type(value) is dict and value else {"ready": True}
+        self.process.control.attach()
+        self.process.control.freeze()
 
     @property
     def isolation(self) -> str:
@@ -106,27 +109,48 @@ class WorkerClient:
 
     # -- the protocol -------------------------------------------------------------------------
     def request(self, op: str, *, what: str, timeout: float | None = None, **fields: Any) -> Any:
-        """Send one request and return its value; raise a SandboxError subclass on failure."""
+        """Send one request and return its value; raise a SandboxError subclass on failure.
+
+        Inside a test (``self.budget`` set) the call may use what is left of the test's time
+        limit (CPU time of the sandbox, and the wall-clock backstop); outside one, or with an
+        explicit ``timeout``, wall-clock seconds (``call_timeout_s`` by default).
+        """
         if not self.process.alive:
             raise WorkerDied(self.process.exit_description() + " before " + what)
-        seconds = self.limits.call_timeout_s if timeout is None else timeout
-        seconds = min(seconds, self.deadline - time.monotonic())
-        if seconds <= 0:
-            self._fail_timeout(0, what + " (the test's time limit was already used up)")
         if len(self._to_release) >= RELEASE_BATCH:
             ids, self._to_release = self._to_release, []
             self.request("release", what="releasing objects", ids=ids)
+        now = time.monotonic()
+        budget = self.budget
+        wall_deadline = now + (self.limits.call_timeout_s if timeout is None else timeout)
+        if budget is not None:
+            wall_deadline = budget.wall_deadline if timeout is None else min(
+                wall_deadline, budget.wall_deadline)
+            if budget.cpu_left_s <= 0 or budget.wall_deadline <= now:
+                self._fail_timeout(0, what, self._budget_words(budget, what, used_up=True))
+        if wall_deadline <= now:
+            self._fail_timeout(0, what)
         request_id = secrets.randbits(62)
-        deadline = time.monotonic() + seconds  # one deadline for sending and answering
-        self.writer.deadline = deadline
+        control = self.process.control
+        control.thaw()
+        cpu_start = control.cpu_seconds()
+        self.writer.deadline = wall_deadline  # one deadline for sending and answering
         try:
-            write_message(self.writer, {"id": request_id, "op": op, **fields},
-                          to_handle=self._to_handle, max_bytes=self.limits.message_bytes)
-        except TimeoutError:
-            self._fail_timeout(seconds, what)
-        except (BrokenPipeError, ConnectionResetError, PeerClosed):
-            self._fail_died(what)
-        response = self._receive(request_id, deadline, what, seconds)
+            try:
+                write_message(self.writer, {"id": request_id, "op": op, **fields},
+                              to_handle=self._to_handle, max_bytes=self.limits.message_bytes)
+            except TimeoutError:
+                self._fail_timeout(wall_deadline - now, what, self._budget_words(budget, what))
+            except (BrokenPipeError, ConnectionResetError, PeerClosed):
+                self._fail_died(what)
+            cpu_left = budget.cpu_left_s if budget is not None else float("inf")
+            response = self._receive(request_id, wall_deadline, what, wall_deadline - now,
+                                     over_cpu=lambda: control.cpu_seconds(thorough=True)
+                                     - cpu_start > cpu_left, budget=budget)
+        finally:
+            if budget is not None and self.process.alive:
+                budget.cpu_used_s += max(0.0, control.cpu_seconds() - cpu_start)
+            control.freeze()
         if response["ok"]:
             return response.get("value")
         error = response.get("error")
@@ -141,18 +165,50 @@ class WorkerClient:
                           _tail(error.get("traceback", ""), MAX_TRACEBACK_CHARS),
                           self.take_output())
 
+    def cpu_seconds(self) -> float:
+        """CPU seconds the sandbox has used so far (all its processes and threads)."""
+        return self.process.control.cpu_seconds(thorough=True)
+
+    @staticmethod
+    def _budget_words(budget: TimeBudget | None, what: str, used_up: bool = False,
+                      cpu: bool = False) -> str:
+        """What a timeout says: the call, the test's limit and the time used."""
+        if budget is None:
+            return ""
+        used = f"{budget.cpu_used_s:.1f} s of CPU time used in this test"
+        if used_up:
+            return (f"{what} could not start: the test's time limit of {budget.limit_s:g} s "
+                    f"was already used up ({used})")
+        if cpu:
+            return (f"{what} used up the test's time limit of {budget.limit_s:g} s of CPU time "
+                    f"({used}, this call included)")
+        return (f"{what} was stopped after {budget.wall_limit_s:g} s of wall-clock time "
+                f"({budget.wall_factor:g}x the test's limit of {budget.limit_s:g} s of CPU time; "
+                f"{budget.cpu_used_s:.1f} s of CPU used): it waits (sleep, a lock, a pipe) "
+                "instead of computing")
+
     def _receive(self, request_id: int, deadline: float, what: str,
-                 seconds: float | None = None) -> dict:
-        self.process.responses.deadline = deadline
+                 seconds: float | None = None, over_cpu=None,
+                 budget: TimeBudget | None = None) -> dict:
+        reader = self.process.responses
+        reader.deadline, reader.over_limit = deadline, over_cpu
         try:
-            response = read_message(self.process.responses, from_handle=self._from_handle,
+            response = read_message(reader, from_handle=self._from_handle,
                                     max_bytes=self.limits.message_bytes)
+        except CpuLimitReached:
+            if budget is not None:
+                budget.cpu_used_s = budget.limit_s
+            self._fail_timeout(seconds or 0.0, what,
+                               self._budget_words(budget, what, cpu=True))
         except TimeoutError:
-            self._fail_timeout(seconds if seconds is not None else 0.0, what)
+            self._fail_timeout(seconds if seconds is not None else 0.0, what,
+                               self._budget_words(budget, what))
         except PeerClosed:
             self._fail_died(what)
         except WireError as exc:
             self._fail_protocol(f"{exc} (while {what})")
+        finally:
+            reader.over_limit = None
         # Any valid message may arrive (the student's code can forge one): check its shape
         # with exact types only, never with ``==`` or truth tests on values it holds.
         if (type(response) is not dict or type(response.get("id")) is not int
@@ -172,9 +228,9 @@ class WorkerClient:
         self.close()
         raise WorkerDied(f"{description} while {what}", self.take_output()) from None
 
-    def _fail_timeout(self, seconds: float, what: str):
+    def _fail_timeout(self, seconds: float, what: str, description: str = ""):
         self.close()
-        raise CallTimeout(seconds, what, self.take_output()) from None
+        raise CallTimeout(seconds, what, self.take_output(), description) from None
 
     def _to_handle(self, obj: object) -> Handle:
         if isinstance(obj, RemoteObject):

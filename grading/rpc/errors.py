@@ -46,15 +46,18 @@ class WorkerDied(SandboxError):
 
 
 class CallTimeout(WorkerDied):
-    """A call ran past its wall-clock limit; the worker was killed."""
+    """A call ran past its time limit; the worker was killed.
 
-    def __init__(self, seconds: float, what: str, stdout: str = ""):
-        super().__init__(f"{what} did not finish within {seconds:.1f} s", stdout)
+    ``description`` names the call, the limit and the time used; ``seconds`` is the limit.
+    """
+
+    def __init__(self, seconds: float, what: str, stdout: str = "", description: str = ""):
+        super().__init__(description or f"{what} did not finish within {seconds:.1f} s", stdout)
         self.seconds = seconds
 
     @property
     def reason(self) -> str:  # type: ignore[override]
-        return f"timed out: {self.description} (an infinite loop, or code far too slow)"
+        return f"timed out: {self.description}"
 
 
 class ProtocolError(WorkerDied):

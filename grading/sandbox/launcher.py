@@ -37,6 +37,8 @@ from pathlib import Path
 
 from common.threads import thread_env
 from grading.sandbox import procfs
+from grading.sandbox.cgroups import WorkerCgroup
+from grading.sandbox.control import SandboxControl
 from grading.sandbox.limits import SandboxLimits
 
 ISOLATION_LEVELS = ("bwrap", "process")
@@ -237,7 +239,8 @@ def bwrap_argv(spec: SandboxSpec, config: dict, env: dict[str, str]) -> list[str
     limits = spec.limits
     args = [shutil.which("bwrap") or "bwrap", "--unshare-net", "--unshare-pid", "--unshare-ipc",
             "--unshare-uts", "--unshare-cgroup-try", "--die-with-parent", "--new-session",
-            "--hostname", "sandbox", "--proc", "/proc", "--dev", "/dev"]
+            "--hostname", "sandbox", "--proc", "/proc", "--dev", "/dev",
+            "--perms", "1777", "--size", str(spec.limits.tmp_bytes), "--tmpfs", "/dev/shm"]
     if os.getuid() == 0:
         args += ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
     # The private /tmp and /scratch come first: a bind below /tmp (a checkout or virtual
@@ -276,20 +279,36 @@ def bwrap_argv(spec: SandboxSpec, config: dict, env: dict[str, str]) -> list[str
     return [*args, "--", python_executable(), "-m", "grading.sandbox.worker", json.dumps(config)]
 
 
+class CpuLimitReached(TimeoutError):
+    """The sandbox used up the CPU time a call had left (raised by :class:`DeadlineReader`)."""
+
+
 class DeadlineReader:
     """A read-only binary stream over a pipe fd whose reads fail past a deadline.
 
     ``read_message`` reads through it, so a worker that stalls half-way through a message cannot
-    hang the grader.
+    hang the grader. While it waits, ``over_limit`` (when set) is asked every ``POLL_S``
+    seconds whether the sandbox has used up its CPU time; then the read fails with
+    :class:`CpuLimitReached`.
     """
+
+    POLL_S = 0.25
 
     def __init__(self, fd: int):
         self.fd = fd
         self.deadline = float("inf")
+        self.over_limit = None
 
     def _wait(self) -> None:
-        if not wait_for_fd(self.fd, False, self.deadline):
-            raise TimeoutError("the worker did not answer in time")
+        while True:
+            step = self.deadline if self.over_limit is None else min(
+                self.deadline, time.monotonic() + self.POLL_S)
+            if wait_for_fd(self.fd, False, step):
+                return
+            if time.monotonic() >= self.deadline:
+                raise TimeoutError("the worker did not answer in time")
+            if self.over_limit():
+                raise CpuLimitReached("the sandbox used up its CPU time")
 
     def readinto(self, buffer) -> int:
         self._wait()
@@ -395,6 +414,7 @@ class WorkerProcess:
         self.responses: DeadlineReader | None = None
         self.stdout: OutputDrain | None = None
         self.stderr: OutputDrain | None = None
+        self.control: SandboxControl | None = None
         self.started_at = time.monotonic()
 
     def start(self) -> WorkerProcess:
@@ -454,6 +474,8 @@ class WorkerProcess:
             for fd in (req_r, resp_w, out_w, err_w):
                 os.close(fd)
         _live_workers.add(self)
+        self.control = SandboxControl(self.proc.pid, nested=self.isolation == "bwrap",
+                                      uid=self.uid, cgroup=WorkerCgroup.create(limits.memory_bytes))
         self.requests = os.fdopen(req_w, "wb", buffering=0)
         self.responses = DeadlineReader(resp_r)
         # room beyond output_bytes for the worker's "[... N more characters dropped]" note
@@ -498,6 +520,10 @@ class WorkerProcess:
             code = -(code - 128)  # bwrap reports a child killed by signal N as 128 + N
         if code < 0:
             sig = signal.Signals(-code).name
+            if sig == "SIGKILL" and self.control is not None and self.control.out_of_memory():
+                return (f"the worker was killed: the sandbox reached its memory limit of "
+                        f"{self.spec.limits.memory_bytes / (1 << 30):.1f} GiB (shared memory and "
+                        "files in memory count too)")
             hints = {"SIGKILL": " (out of memory, or killed by the grader)",
                      "SIGXCPU": " (CPU time limit reached)", "SIGXFSZ": " (file size limit)",
                      "SIGSEGV": " (a crash in native code)"}
@@ -518,6 +544,8 @@ class WorkerProcess:
                 pass
         if self.uid is not None:  # children that left the worker's session (daemons)
             procfs.kill_processes_of_uid(self.uid)
+        if self.control is not None:
+            self.control.close()
         for stream in (self.requests,):
             if stream is not None:
                 try:

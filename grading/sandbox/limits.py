@@ -18,15 +18,19 @@ class SandboxLimits:
     file_size_bytes: RLIMIT_FSIZE, the largest file it may write.
     max_tasks: RLIMIT_NPROC, processes *and threads* of the sandbox uid (BLAS/torch pools count).
     open_files: RLIMIT_NOFILE.
-    call_timeout_s: wall-clock limit of one call unless a test sets a tighter one.
+    memory_bytes: the whole sandbox's memory in its control group (cgroup ``memory.max``), shared
+        memory, memfd and tmpfs pages included, where the grader may create one.
+    call_timeout_s: wall-clock limit of one call made outside a test (a test's own limit, in CPU
+        seconds, replaces it: ``grading.rpc.budget``).
     start_timeout_s: wall-clock limit for the worker to import numpy/torch and say it is ready.
-    scratch_bytes, tmp_bytes: sizes of the in-memory /scratch and /tmp (bwrap level).
+    scratch_bytes, tmp_bytes: sizes of the in-memory /scratch, and of /tmp and /dev/shm (bwrap).
     output_bytes: captured stdout+stderr kept per call; the rest is counted and dropped.
     message_bytes: the largest message accepted from the worker.
     threads: the CPU-thread budget (BLAS, OpenMP, torch); 0 leaves the libraries' defaults.
     """
 
     address_space_bytes: int = 4 * GIB
+    memory_bytes: int = 4 * GIB
     cpu_seconds: int = 900
     file_size_bytes: int = 256 * MIB
     max_tasks: int = 256

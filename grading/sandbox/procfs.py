@@ -6,6 +6,8 @@ import os
 import signal
 from collections.abc import Callable, Iterator
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
 
 def processes() -> Iterator[tuple[int, int]]:
     """(pid, uid) of every process visible now; one that ends while listed is left out."""
@@ -25,13 +27,53 @@ def task_count(pid: int) -> int:
         return 0
 
 
-def is_zombie(pid: int) -> bool:
-    """True when ``pid`` has exited (a zombie nobody reaped yet, or gone)."""
+def _stat_fields(pid: int) -> list[str] | None:
+    """The fields of ``/proc/PID/stat`` after the command name (field 3, the state, first);
+    None once the process is gone. The name is skipped by its last ``)``: it may hold spaces."""
     try:
         with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+            return f.read().rsplit(")", 1)[1].split()
     except (OSError, IndexError):
-        return True
+        return None
+
+
+def parent_of(pid: int) -> int | None:
+    """The parent pid of ``pid``; None once it is gone."""
+    fields = _stat_fields(pid)
+    return int(fields[1]) if fields else None
+
+
+def descendants(root: int) -> list[int]:
+    """Every process below ``root`` now (children, their children, ...), zombies included."""
+    children: dict[int, list[int]] = {}
+    for pid, _ in processes():
+        parent = parent_of(pid)
+        if parent is not None:
+            children.setdefault(parent, []).append(pid)
+    found, todo = [], [root]
+    while todo:
+        for child in children.get(todo.pop(), ()):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def cpu_seconds(pids) -> float:
+    """CPU seconds (user + system) that ``pids`` used, with those of their children that they
+    reaped: summed over a process tree, the whole tree's CPU time (a reaped process counts in
+    its reaper). Processes already gone count 0."""
+    ticks = 0
+    for pid in pids:
+        fields = _stat_fields(pid)
+        if fields:  # utime, stime, cutime, cstime: fields 14-17 of stat
+            ticks += sum(int(v) for v in fields[11:15])
+    return ticks / CLOCK_TICKS
+
+
+def is_zombie(pid: int) -> bool:
+    """True when ``pid`` has exited (a zombie nobody reaped yet, or gone)."""
+    fields = _stat_fields(pid)
+    return fields is None or fields[0] in ("Z", "X")
 
 
 def kill_matching(matches: Callable[[int, int], bool],

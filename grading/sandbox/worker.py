@@ -281,6 +281,17 @@ def die_with_parent(parent_pid: int | None) -> None:
         os._exit(1)
 
 
+def become_subreaper() -> None:
+    """Have orphans of the student's processes re-parented to this worker (process level), so
+    that it reaps them and their CPU time stays in the sandbox's account (``cutime``)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(36, 1)  # PR_SET_CHILD_SUBREAPER
+    except (OSError, AttributeError):
+        pass
+
+
 def kill_strays(own_uid_only: bool) -> int:
     """Kill every other process of this sandbox: of this PID namespace but its init (bwrap
     level), or of this worker's dedicated uid (process level as root, ``own_uid_only``)."""
@@ -313,6 +324,7 @@ def main(argv: list[str]) -> int:
     config = json.loads(argv[1])
     if not config.get("pid_namespace", False):
         die_with_parent(config.get("parent_pid"))
+        become_subreaper()
     limits = SandboxLimits(**config["limits"])
     scratch = Path(config["scratch"])
     for name in config.get("preload", []):

@@ -190,7 +190,7 @@ def test_a_student_error_shows_its_output_and_traceback(run):
 def test_time_limit_marker(run):
     test = run["by_name"]["too slow"]
     assert test["status"] == "failed" and test["reason"].startswith("timed out")
-    assert "within 0.5 s" in test["reason"]
+    assert "the test's limit of 0.5 s of CPU time" in test["reason"]
     assert test["duration_s"] < 10
     assert run["by_name"]["after a timeout"]["status"] == "passed"  # a fresh worker
 

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from grading.rpc import client as client_module
+from grading.rpc.budget import TimeBudget
 from grading.rpc.client import TRANSCRIPT_CHARS, WorkerClient
 from grading.rpc.errors import (
     CallTimeout,
@@ -114,6 +115,12 @@ def sleep(seconds):
 
 def spin():
     while True:
+        pass
+
+
+def spin_for(seconds):
+    end = time.process_time() + seconds
+    while time.process_time() < end:
         pass
 
 
@@ -418,23 +425,46 @@ def test_an_answer_over_the_message_limit_is_a_student_error(fresh):
 
 
 # -- deadlines -----------------------------------------------------------------------------------
-def test_a_used_up_test_deadline_fails_before_sending(fresh):
+def test_a_used_up_test_budget_fails_before_sending(fresh):
     client, module = fresh()
     identity = module.identity
-    client.deadline = time.monotonic() - 1
-    with pytest.raises(CallTimeout, match="time limit was already used up") as info:
+    client.budget = TimeBudget(limit_s=1.0, wall_deadline=time.monotonic() + 10, cpu_used_s=1.0)
+    with pytest.raises(CallTimeout, match="time limit of 1 s was already used up") as info:
         identity(1)
     assert info.value.seconds == 0
 
 
-def test_a_call_gets_at_most_what_is_left_of_the_test_deadline(fresh):
+def test_a_call_gets_at_most_what_is_left_of_the_tests_wall_backstop(fresh):
     client, module = fresh()
     sleep = module.sleep
-    client.deadline = time.monotonic() + 0.4
+    client.budget = TimeBudget.start(0.2, wall_factor=2)
     started = time.monotonic()
-    with pytest.raises(CallTimeout):
+    with pytest.raises(CallTimeout, match=r"stopped after 0.4 s of wall-clock time \(2x the "
+                                          r"test's limit of 0.2 s of CPU time") as info:
         sleep(5)
     assert time.monotonic() - started < 3
+    assert "sleep" in info.value.reason
+
+
+def test_a_test_limit_counts_cpu_time_not_waiting(fresh):
+    """A call that waits for a core (here: sleeps) more than the CPU limit but computes less is
+    not cut; one that computes past it is, and the reason names the limit and the time used."""
+    client, module = fresh()
+    sleep, spin_for = module.sleep, module.spin_for
+    client.budget = TimeBudget.start(1.0, wall_factor=10)
+    sleep(1.5)  # 1.5 s of wall-clock time, almost no CPU
+    with pytest.raises(CallTimeout, match=r"used up the test's time limit of 1 s of CPU time"):
+        spin_for(30)
+    assert client.budget.cpu_used_s == 1.0
+
+
+def test_a_test_limit_is_not_cut_by_the_per_call_timeout(fresh):
+    """Inside a test, a call may run past ``call_timeout_s``: the test's limit is the limit."""
+    client, module = fresh(call_timeout_s=0.3)
+    spin_for = module.spin_for
+    client.budget = TimeBudget.start(5.0)
+    assert spin_for(0.8) is None
+    assert 0.6 < client.budget.cpu_used_s < 2.5
 
 
 def test_an_explicit_timeout_of_zero(fresh):

@@ -65,6 +65,7 @@ ATTACKS = textwrap.dedent("""
 
 GRADER = textwrap.dedent("""
     import json, os, sys, time
+    from grading.rpc.budget import TimeBudget
     from grading.rpc.client import WorkerClient
     from grading.sandbox import procfs
     from grading.sandbox.launcher import SandboxSpec
@@ -82,7 +83,7 @@ GRADER = textwrap.dedent("""
     report["daemon"] = module.daemon()
     report["after_daemon"] = live(uid, but=(pid,))
     report["writes"] = [module.write(path) for path in targets]
-    client.deadline = time.monotonic() + 2  # a test's time limit: the worker is killed mid-call
+    client.budget = TimeBudget(2, time.monotonic() + 2)  # a test's limit: killed mid-call
     try:
         module.daemon_then_hang()
     except Exception as exc:
