@@ -4,6 +4,28 @@ Each submission is graded by its own ``python -m grading grade-one`` process (a 
 there costs one row, never the batch), ``workers`` at a time, each with its share of the CPU
 threads. Results are cached by (submission content, lab fingerprint, grader version), so a batch
 that was killed and started again grades only what is missing and writes the same gradebook.
+
+What counts as a submission (``discover``) is judged with ``lstat`` only, so nothing is
+followed or opened while looking:
+
+* a folder, a regular ``.py`` file or a regular ``.zip`` file is graded;
+* anything else is *skipped with a reason*: other files, symbolic links (never followed),
+  FIFOs, sockets and devices (never opened), hidden entries whose name starts with ``.``
+  (``.DS_Store``, ``.git``, ``._alice.zip``: rename one without the dot to grade it), and an
+  entry with the same student id as an earlier one in name order (``alice.py`` beside the
+  folder ``alice``; ``Zoë`` spelt NFD beside ``Zoë`` spelt NFC).
+  Skipped entries are named on the terminal and listed in ``OUT/skipped.csv`` (columns
+  ``entry``, ``reason``) and ``OUT/summary/summary.md``; they get no row in ``grades.csv``.
+
+The student id (``student_id`` in ``grades.csv``, ``submission_id`` in the results) is the
+entry's own name without ``.py`` / ``.zip``, letters of every script kept; only characters
+that cannot be shown (control characters, bytes that are not UTF-8) become backslash escapes.
+Per-student outputs go to ``OUT/submissions/<folder>``: the id itself when it is a plain short
+name (letters, digits, ``._@+-``, not starting with ``.`` or ``-``), else a readable slug, ``~``
+and a hash of the exact id (``Müller Zoë`` -> ``Müller_Zoë~<12 hex digits>``). Plain names never
+contain ``~``, so two ids never share a folder; the name depends on the id alone (hashed too
+where two ids differ only by case, for file systems that ignore case), so a resumed batch
+finds the same folders.
 """
 
 from __future__ import annotations
@@ -11,16 +33,20 @@ from __future__ import annotations
 import ctypes
 import fcntl
 import hashlib
+import io
 import os
 import re
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import time
+import unicodedata
 import zipfile
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from common.progress import progress
@@ -32,15 +58,43 @@ from grading.sandbox.launcher import SandboxSpec, choose_isolation, process_leve
 from grading.session import MAX_SUBMISSION_BYTES, MAX_SUBMISSION_FILES, read_submission_files
 
 SUBMISSION_TIMEOUT_S = 30 * 60
-_ID_CHARS = re.compile(r"[^A-Za-z0-9._@+-]")
+SUBMISSION_SUFFIXES = (".py", ".zip")
+MAX_FOLDER_BYTES = 120  # an output folder's name: far below the 255-byte limit of file names
+FOLDER_HASH_CHARS = 12
+_NOT_FOLDER_CHARS = re.compile(r"[^\w.@+-]")  # \w: letters and digits of every script, and _
+_UNSHOWABLE = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}  # unicodedata categories
+_SPECIAL_FILES = {stat.S_IFIFO: "FIFO (named pipe)", stat.S_IFSOCK: "socket",
+                  stat.S_IFCHR: "character device", stat.S_IFBLK: "block device"}
+HIDDEN_REASON = ("hidden entry (its name starts with '.'), not graded; to grade it, rename it "
+                 "without the leading dot")
 
 
 @dataclass(frozen=True)
 class Submission:
-    """One student's submission as found in the submissions folder."""
+    """One student's submission as found in the submissions folder.
+
+    ``folder`` names its output folder under ``OUT/submissions`` (default:
+    ``folder_name(student_id)``).
+    """
 
     student_id: str
     path: Path  # a folder with submission.py, a .py file, or a .zip
+    folder: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.student_id.strip():
+            raise ValueError(f"a student id must not be blank; received {self.student_id!r} "
+                             f"for {self.path}: rename the entry.")
+        if not self.folder:
+            object.__setattr__(self, "folder", folder_name(self.student_id))
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """An entry of the submissions folder that is not graded, and why (told to the TA)."""
+
+    entry: str  # its name, as ``shown_name`` writes it
+    reason: str
 
 
 @dataclass
@@ -52,52 +106,171 @@ class Outcome:
     seconds: float
 
 
-def safe_id(name: str) -> str:
-    """A student id usable as a folder name: letters, digits and ``._@+-`` only."""
-    cleaned = _ID_CHARS.sub("_", name).strip("._") or "unnamed"
-    return cleaned[:120]
+def shown_name(name: str) -> str:
+    """``name`` as it can be shown and written to CSV, JSON or a terminal: every letter kept,
+    characters that cannot be shown (control and format characters, line separators, bytes
+    that are not UTF-8) written as backslash escapes (``\\n``, ``\\u202e``, ``\\xff``)."""
+    chars = []
+    for char in name:
+        if "\udc80" <= char <= "\udcff":  # a byte that was not UTF-8 (os.fsdecode's escape)
+            chars.append(f"\\x{ord(char) - 0xdc00:02x}")
+        elif unicodedata.category(char) in _UNSHOWABLE:
+            chars.append(char.encode("unicode_escape", "backslashreplace").decode("ascii"))
+        else:
+            chars.append(char)
+    return "".join(chars)
 
 
-def discover(folder: Path) -> tuple[list[Submission], list[str]]:
-    """Submissions in ``folder`` (sub-folders, ``.py`` files, ``.zip`` files) and the names of
-    entries that were skipped, with why. Ids are sorted, so the gradebook order is stable."""
+def id_of_entry(name: str) -> str:
+    """The student id of the entry ``name``: the name without ``.py`` / ``.zip`` (when something
+    is left), through ``shown_name``."""
+    stem, suffix = os.path.splitext(name)
+    return shown_name(stem if suffix in SUBMISSION_SUFFIXES and stem.strip() else name)
+
+
+def folder_name(student_id: str, hashed: bool = False) -> str:
+    """The output folder of ``student_id``: the id itself when it is a plain name (letters,
+    digits, ``._@+-``, not starting with ``.`` or ``-``) of at most ``MAX_FOLDER_BYTES`` bytes;
+    else (or when ``hashed``) a readable slug, ``~`` and a hash of the exact id. Plain names
+    never contain ``~``, so distinct ids never share a folder."""
+    slug = _NOT_FOLDER_CHARS.sub("_", unicodedata.normalize("NFC", student_id))
+    slug = slug.lstrip(".-").rstrip(".")
+    if slug == student_id and not hashed and len(slug.encode()) <= MAX_FOLDER_BYTES:
+        return slug
+    digest = hashlib.sha256(student_id.encode("utf-8", "surrogatepass")).hexdigest()
+    room = MAX_FOLDER_BYTES - FOLDER_HASH_CHARS - 1
+    slug = slug.encode()[:room].decode("utf-8", "ignore").rstrip(".") or "student"
+    return f"{slug}~{digest[:FOLDER_HASH_CHARS]}"
+
+
+def entry_kind(path: Path) -> tuple[str | None, str]:
+    """``("folder" | "py" | "zip", "")`` for an entry that can be graded, else ``(None, why)``.
+
+    Looks with ``lstat`` only: a link is never followed, a FIFO or a device never opened.
+    """
+    try:
+        mode = path.lstat().st_mode
+    except OSError as exc:
+        return None, f"cannot be examined ({exc.strerror or exc})"
+    if stat.S_ISDIR(mode):
+        return "folder", ""
+    if stat.S_ISREG(mode):
+        if path.suffix in SUBMISSION_SUFFIXES:
+            return path.suffix[1:], ""
+        return None, ("a file that is not .py or .zip: expected one folder, .py or .zip file "
+                      "per student")
+    if stat.S_ISLNK(mode):
+        try:
+            target = shown_name(os.readlink(path))
+        except OSError:
+            target = "?"
+        return None, (f"a symbolic link (to {target}), never followed: put the submission "
+                      "itself in the folder")
+    kind = _SPECIAL_FILES.get(stat.S_IFMT(mode), "special file")
+    return None, (f"a {kind}, not a regular file or folder: never opened; replace it with the "
+                  "student's folder, .py or .zip file")
+
+
+def _why_skipped(folder: Path, name: str) -> str | None:
+    """Why the entry ``name`` of ``folder`` is not graded on its own; None when it is."""
+    if name.startswith("."):
+        return HIDDEN_REASON
+    kind, why = entry_kind(folder / name)
+    if kind is None:
+        return why
+    if not id_of_entry(name).strip():
+        return "a blank name cannot be a student id: rename the entry"
+    return None
+
+
+def discover(folder: Path) -> tuple[list[Submission], list[Skipped]]:
+    """Submissions in ``folder`` (sub-folders, ``.py`` files, ``.zip`` files) and the entries
+    that were skipped, with why (see the module docstring). Sorted by id, so the gradebook
+    order is stable; ids are compared after NFC normalisation, the first in name order wins."""
     if not folder.is_dir():
         raise ValueError(f"no submissions folder at {folder}: expected a folder with one "
                          "sub-folder (or .py / .zip file) per student.")
     found: dict[str, Submission] = {}
-    skipped: list[str] = []
-    for entry in sorted(folder.iterdir()):
-        if entry.name.startswith("."):
+    skipped: list[Skipped] = []
+    for name in sorted(os.listdir(folder)):
+        if (why := _why_skipped(folder, name)) is not None:
+            skipped.append(Skipped(shown_name(name), why))
             continue
-        if entry.is_dir() or entry.suffix in (".py", ".zip"):
-            sid = safe_id(entry.stem if entry.is_file() else entry.name)
-            if sid in found:
-                skipped.append(f"{entry.name}: same student id as {found[sid].path.name}")
-                continue
-            found[sid] = Submission(sid, entry)
-        else:
-            skipped.append(f"{entry.name}: not a folder, .py or .zip")
-    return [found[k] for k in sorted(found)], skipped
+        sid = id_of_entry(name)
+        key = unicodedata.normalize("NFC", sid)
+        if key in found:
+            skipped.append(Skipped(shown_name(name), _clash_reason(sid, found[key])))
+            continue
+        found[key] = Submission(sid, folder / name)
+    return _own_folders(sorted(found.values(), key=lambda s: s.student_id)), skipped
+
+
+def _clash_reason(student_id: str, first: Submission) -> str:
+    """Why an entry with ``student_id`` is skipped when ``first`` has the same id."""
+    other = shown_name(first.path.name)
+    how = ("ids are entry names without .py/.zip" if student_id == first.student_id else
+           "the two names differ only in how accented letters are encoded, Unicode NFC vs "
+           "NFD, and would look the same in the gradebook")
+    return (f"same student id {student_id!r} as the entry {other!r} ({how}); not graded: "
+            "rename one of the two and grade again")
+
+
+def _own_folders(subs: list[Submission]) -> list[Submission]:
+    """``subs``, with hashed output folders for the ids whose plain folders would clash where
+    the file system ignores case (``Alice`` and ``alice`` on macOS or Windows)."""
+    clashes = Counter(s.folder.casefold() for s in subs)
+    return [replace(s, folder=folder_name(s.student_id, hashed=True))
+            if clashes[s.folder.casefold()] > 1 else s for s in subs]
+
+
+def _check_distinct(submissions: list[Submission]) -> None:
+    """Refuse a batch where two submissions share an id or an output folder (one result would
+    overwrite the other)."""
+    for field in ("student_id", "folder"):
+        counts = Counter(getattr(s, field) for s in submissions)
+        shared = sorted(value for value, n in counts.items() if n > 1)
+        if shared:
+            raise ValueError(f"{counts[shared[0]]} submissions share the {field} "
+                             f"{shared[0]!r}; expected each to have its own (discover() "
+                             "reports such entries as skipped): rename one of them.")
+
+
+def _open_regular(path: Path) -> io.BufferedReader:
+    """``path`` opened for reading when it is a regular file; ValueError otherwise (a link, a
+    FIFO or a device), without ever blocking or following a link."""
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        raise ValueError(f"{shown_name(path.name)} cannot be opened ({exc.strerror}); "
+                         "expected a regular .zip file.") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise ValueError(f"{shown_name(path.name)} is not a regular file; expected a .zip "
+                         "archive.")
+    return os.fdopen(fd, "rb")
 
 
 def extract_zip(archive: Path, dest: Path) -> Path:
     """Unpack a submission archive safely into ``dest``; return the folder holding its files.
 
-    Refuses absolute paths, ``..``, links and archives larger than a submission may be. When
-    everything sits in one top-level folder, that folder is returned.
+    Refuses anything but a regular file (a FIFO is never waited on), absolute paths, ``..``,
+    links and archives larger than a submission may be. When everything sits in one top-level
+    folder, that folder is returned.
     """
+    shown = shown_name(archive.name)
     try:
-        with zipfile.ZipFile(archive) as zf:
+        with _open_regular(archive) as handle, zipfile.ZipFile(handle) as zf:
             members = [m for m in zf.infolist() if not m.is_dir()]
             if len(members) > MAX_SUBMISSION_FILES or \
                     sum(m.file_size for m in members) > MAX_SUBMISSION_BYTES:
-                raise ValueError(f"{archive.name} unpacks to more than {MAX_SUBMISSION_FILES} "
+                raise ValueError(f"{shown} unpacks to more than {MAX_SUBMISSION_FILES} "
                                  f"files or {MAX_SUBMISSION_BYTES >> 20} MB.")
             for member in members:
                 name = Path(member.filename)
                 mode = member.external_attr >> 16
                 if name.is_absolute() or ".." in name.parts or (mode & 0o170000) == 0o120000:
-                    raise ValueError(f"{archive.name} contains an unsafe entry {member.filename!r}"
+                    raise ValueError(f"{shown} contains an unsafe entry {member.filename!r}"
                                      " (absolute path, '..' or link); re-create the archive.")
             shutil.rmtree(dest, ignore_errors=True)
             dest.mkdir(parents=True)
@@ -106,7 +279,7 @@ def extract_zip(archive: Path, dest: Path) -> Path:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(zf.read(member))
     except zipfile.BadZipFile:
-        raise ValueError(f"{archive.name} is not a valid zip archive.") from None
+        raise ValueError(f"{shown} is not a valid zip archive.") from None
     tops = {Path(m.filename).parts[0] for m in members}
     if len(tops) == 1 and (dest / next(iter(tops))).is_dir():
         return dest / next(iter(tops))
@@ -122,6 +295,16 @@ def lab_fingerprint(lab_dir: Path) -> str:
             continue
         digest.update(rel.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()[:16]
+
+
+def grade_one_command(lab_dir: Path, submission: Path, out: Path, student_id: str,
+                      isolation: str, threads: int) -> list[str]:
+    """The ``grade-one`` command line for one submission. Every value is joined to its flag
+    (``--submission_id=-x``) and paths are absolute, so an id or a file name that starts with
+    ``-`` (``-x``, ``--help``) is never read as a flag."""
+    return [sys.executable, "-m", "grading", "grade-one", f"--lab={os.path.abspath(lab_dir)}",
+            f"--submission={os.path.abspath(submission)}", f"--out={os.path.abspath(out)}",
+            f"--submission_id={student_id}", f"--isolation={isolation}", f"--threads={threads}"]
 
 
 def _die_with_parent() -> None:
@@ -167,11 +350,12 @@ class BatchGrader:
         """Grade one submission (from the cache when its content was graded before); never
         raises: an unusable submission gets an error row saying why."""
         start = time.monotonic()
-        target = self.out / "submissions" / sub.student_id
+        target = self.out / "submissions" / sub.folder
         try:
-            path = sub.path
-            if path.suffix == ".zip":
-                path = extract_zip(path, self.staging / sub.student_id)
+            kind, why = entry_kind(sub.path)
+            if kind is None:
+                raise ValueError(f"{shown_name(sub.path.name)}: {why}")
+            path = extract_zip(sub.path, self.staging / sub.folder) if kind == "zip" else sub.path
             key = f"{content_hash(read_submission_files(path))[:32]}-{self.fingerprint}"
         except (ValueError, OSError) as exc:
             result = self._error_result(sub, str(exc))
@@ -184,7 +368,7 @@ class BatchGrader:
         if not (result.error or "").startswith("batch:"):  # infrastructure failures are retried
             self.cache.mkdir(parents=True, exist_ok=True)
             result.write_json(self.cache / f"{key}.json")
-        shutil.rmtree(self.staging / sub.student_id, ignore_errors=True)
+        shutil.rmtree(self.staging / sub.folder, ignore_errors=True)
         return Outcome(result, False, time.monotonic() - start)
 
     def _error_result(self, sub: Submission, error: str) -> SubmissionResult:
@@ -195,9 +379,8 @@ class BatchGrader:
 
     def _run_grade_one(self, sub: Submission, path: Path, target: Path) -> SubmissionResult:
         (target / RESULT_FILE).unlink(missing_ok=True)
-        cmd = [sys.executable, "-m", "grading", "grade-one", "--lab", str(self.lab_dir),
-               "--submission", str(path), "--out", str(target), "--submission_id",
-               sub.student_id, "--isolation", self.isolation, "--threads", str(self.threads)]
+        cmd = grade_one_command(self.lab_dir, path, target, sub.student_id, self.isolation,
+                                self.threads)
         env = {k: v for k, v in os.environ.items() if k not in THREAD_ENV_VARS}
         env.update(thread_env(self.threads) if self.thread_budget else {})
         env["LABS_NO_PROGRESS"] = "1"
@@ -219,7 +402,9 @@ class BatchGrader:
 
     def run(self, submissions: list[Submission], show_progress: bool = True
             ) -> dict[str, Outcome]:
-        """Grade all ``submissions`` with ``workers`` in parallel; return outcomes by id."""
+        """Grade all ``submissions`` with ``workers`` in parallel; return outcomes by id.
+        ValueError when two of them share an id or an output folder."""
+        _check_distinct(submissions)
         self.out.mkdir(parents=True, exist_ok=True)
         lock = open(self.out / ".lock", "w")  # noqa: SIM115 - held for the whole batch
         try:

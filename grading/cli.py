@@ -41,6 +41,8 @@ def cmd_grade(args: argparse.Namespace) -> int:
                              args.timeout)
     except ValueError as exc:
         raise SystemExit(f"error: {exc}") from None
+    for entry in skipped:  # before grading: the TA can stop, rename and start again
+        print(f"skipped {entry.entry}: {entry.reason}", flush=True)
     start = time.monotonic()
     outcomes = grader.run(submissions, show_progress=not args.no_progress)
     results = {sid: o.result for sid, o in outcomes.items()}
@@ -49,7 +51,8 @@ def cmd_grade(args: argparse.Namespace) -> int:
     errors = sum(r.status == "error" for r in results.values())
     cached = sum(o.from_cache for o in outcomes.values())
     print(f"graded {len(results)} submissions of {lab_dir.name} ({errors} errors, {cached} from "
-          f"cache, {len(skipped)} entries skipped) in {time.monotonic() - start:.1f} s with "
+          f"cache, {len(skipped)} entries skipped{' (see skipped.csv)' if skipped else ''}) in "
+          f"{time.monotonic() - start:.1f} s with "
           f"{args.workers} worker(s), isolation {grader.isolation}; gradebook: "
           f"{grader.out / 'grades.csv'}")
     return 0 if len(results) == len(submissions) else 1
@@ -104,7 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--submissions", required=True,
                        help="folder with one sub-folder, .py or .zip per student (named by id)")
     grade.add_argument("--out", required=True,
-                       help="output folder: submissions/<id>/results.json, grades.csv, summary/")
+                       help="output folder: submissions/<id>/results.json (a slug~hash of the id "
+                            "where it is not a plain name), grades.csv, "
+                            "skipped.csv, summary/")
     grade.add_argument("--workers", type=int, default=1,
                        help="submissions graded in parallel (each gets cores // workers threads)")
     grade.add_argument("--isolation", default="auto", choices=["auto", "bwrap", "process"],

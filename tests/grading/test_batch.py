@@ -5,15 +5,28 @@ from __future__ import annotations
 import csv
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+import unicodedata
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from grading.batch import BatchGrader, discover, extract_zip, lab_fingerprint, safe_id
+from grading.batch import (
+    MAX_FOLDER_BYTES,
+    BatchGrader,
+    Submission,
+    discover,
+    entry_kind,
+    extract_zip,
+    folder_name,
+    grade_one_command,
+    lab_fingerprint,
+)
+from grading.cli import build_parser
 from grading.examples import apply_patch, reference_submission, write_submission
 from grading.gradebook import grades_csv
 from grading.sandbox.launcher import bwrap_works
@@ -25,10 +38,15 @@ LAB = HERE / "fixture_lab"
 REFERENCE = reference_submission(LAB)
 
 
-def test_safe_id_keeps_usable_names():
-    assert safe_id("alice_01") == "alice_01"
-    assert safe_id("bob smith/..") == "bob_smith"
-    assert safe_id("...") == "unnamed"
+def test_folder_name_keeps_plain_ids_and_hashes_the_rest():
+    assert folder_name("alice_01") == folder_name("alice_01") == "alice_01"
+    assert folder_name("bob smith/..").startswith("bob_smith_~")
+    assert folder_name("...").startswith("student~")
+    assert folder_name("-x").startswith("x~") and folder_name("--help").startswith("help~")
+    assert folder_name(".hidden").startswith("hidden~")
+    assert folder_name("alice", hashed=True).startswith("alice~")
+    # a student cannot take another's folder by naming their entry like it
+    assert folder_name(folder_name("Müller Zoë")) != folder_name("Müller Zoë")
 
 
 def test_discover_finds_folders_py_and_zip_and_reports_the_rest(tmp_path):
@@ -40,9 +58,148 @@ def test_discover_finds_folders_py_and_zip_and_reports_the_rest(tmp_path):
     (tmp_path / "s1.py").write_text("")  # same id as the folder s1
     subs, skipped = discover(tmp_path)
     assert [s.student_id for s in subs] == ["s1", "s2", "s3"]
-    assert any("notes.txt" in s for s in skipped) and any("same student id" in s for s in skipped)
+    assert [s.folder for s in subs] == ["s1", "s2", "s3"]
+    reasons = {s.entry: s.reason for s in skipped}
+    assert "not .py or .zip" in reasons["notes.txt"]
+    assert "same student id 's1'" in reasons["s1.py"]
     with pytest.raises(ValueError, match="no submissions folder"):
         discover(tmp_path / "missing")
+
+
+def _discovered(folder: Path) -> tuple[dict[str, Submission], dict[str, str]]:
+    """``discover``'s answer as {student id: submission} and {skipped entry: reason}."""
+    subs, skipped = discover(folder)
+    folders = [s.folder for s in subs]
+    assert len({f.casefold() for f in folders}) == len(folders), "two ids share a folder"
+    for f in folders:
+        assert f not in (".", "..") and not f.startswith(("-", ".")) and "/" not in f
+        assert len(f.encode()) <= MAX_FOLDER_BYTES
+    return {s.student_id: s for s in subs}, {s.entry: s.reason for s in skipped}
+
+
+def test_ids_that_only_differ_in_punctuation_or_case_get_their_own_rows(tmp_path):
+    for name in ("victim", "_victim", "victim_", "Alice", "alice"):
+        (tmp_path / name).mkdir()
+    subs, skipped = _discovered(tmp_path)
+    assert sorted(subs) == ["Alice", "_victim", "alice", "victim", "victim_"] and not skipped
+    assert subs["victim"].folder == "victim" and subs["_victim"].folder == "_victim"
+    assert subs["Alice"].folder.startswith("Alice~") and subs["alice"].folder.startswith("alice~")
+
+
+def test_non_ascii_letters_stay_in_the_id_and_the_folder(tmp_path):
+    (tmp_path / "Müller Zoë.py").write_text("")
+    (tmp_path / "Zoé.zip").write_bytes(b"")
+    (tmp_path / "Zoë.py").write_text("")
+    subs, skipped = _discovered(tmp_path)
+    assert sorted(subs) == ["Müller Zoë", "Zoé", "Zoë"] and not skipped
+    assert subs["Müller Zoë"].folder.startswith("Müller_Zoë~")
+    assert subs["Zoë"].folder == "Zoë"
+
+
+def test_nfc_and_nfd_spellings_of_one_name_are_reported_not_overwritten(tmp_path):
+    nfc, nfd = unicodedata.normalize("NFC", "Zoë"), unicodedata.normalize("NFD", "Zoë")
+    (tmp_path / f"{nfc}.py").write_text("")
+    (tmp_path / f"{nfd}.py").write_text("")
+    subs, skipped = _discovered(tmp_path)
+    assert len(subs) == 1 and len(skipped) == 1
+    (reason,) = skipped.values()
+    assert "NFC vs NFD" in reason and "rename one" in reason
+
+
+def test_same_name_with_another_extension_is_reported_not_overwritten(tmp_path):
+    (tmp_path / "alice.py").write_text("")
+    _zip(tmp_path / "alice.zip", {"submission.py": ""})
+    subs, skipped = _discovered(tmp_path)
+    assert subs["alice"].path.name == "alice.py"
+    assert "same student id 'alice'" in skipped["alice.zip"]
+    assert "'alice.py'" in skipped["alice.zip"]
+
+
+def test_long_names_sharing_a_long_prefix_keep_distinct_folders(tmp_path):
+    names = ["a" * 199 + "1", "a" * 199 + "2", "é" * 60 + "b" * 120, "Zoë " * 50]
+    for name in names:
+        (tmp_path / f"{name}.py").write_text("")
+    subs, skipped = _discovered(tmp_path)
+    assert sorted(subs) == sorted(names) and not skipped
+    assert len({s.folder for s in subs.values()}) == len(names)
+
+
+def test_ids_that_look_like_flags_reach_grade_one_as_values(tmp_path):
+    (tmp_path / "-x").mkdir()
+    (tmp_path / "--help.py").write_text("")
+    subs, _ = _discovered(tmp_path)
+    assert sorted(subs) == ["--help", "-x"]
+    for sid, sub in subs.items():
+        cmd = grade_one_command(LAB, sub.path, tmp_path / "out" / sub.folder, sid, "process", 1)
+        args = build_parser().parse_args(cmd[cmd.index("grade-one"):])
+        assert args.submission_id == sid
+        assert Path(args.submission) == sub.path.absolute()
+
+
+def test_a_folder_named_like_an_archive_is_graded_as_a_folder(tmp_path):
+    (tmp_path / "alice.zip").mkdir()
+    subs, skipped = _discovered(tmp_path)
+    assert list(subs) == ["alice"] and not skipped
+    assert entry_kind(subs["alice"].path) == ("folder", "")
+
+
+def test_hidden_entries_are_reported_never_dropped(tmp_path):
+    (tmp_path / ".hidden.py").write_text("")
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "bob.py").write_text("")
+    subs, skipped = _discovered(tmp_path)
+    assert list(subs) == ["bob"]
+    assert sorted(skipped) == [".git", ".hidden.py"]
+    assert all("starts with '.'" in reason for reason in skipped.values())
+
+
+def test_names_that_cannot_be_shown_are_escaped_in_the_id(tmp_path):
+    (tmp_path / "line\nbreak.py").write_text("")
+    (tmp_path / os.fsdecode(b"caf\xe9.py")).write_text("")  # not UTF-8
+    (tmp_path / " .py").write_text("")  # the id keeps the extension rather than be blank
+    subs, skipped = _discovered(tmp_path)
+    assert sorted(subs) == [" .py", "caf\\xe9", "line\\nbreak"] and not skipped
+    (tmp_path / "line\\nbreak.py").write_text("")  # a real backslash: shown the same
+    subs, skipped = _discovered(tmp_path)
+    assert len(subs) == 3 and "same student id" in skipped["line\\nbreak.py"]
+
+
+@pytest.mark.timeout(10)
+@pytest.mark.parametrize("make", ["fifo", "socket", "symlink", "dangling symlink"])
+def test_special_entries_are_reported_without_being_opened(tmp_path, make):
+    """A FIFO named x.zip would hang a batch that opened it: the timeout fails the test
+    instead of hanging it."""
+    entry = tmp_path / "x.zip"
+    (tmp_path / "real").mkdir()
+    if make == "fifo":
+        os.mkfifo(entry)
+    elif make == "socket":
+        server = socket.socket(socket.AF_UNIX)
+        server.bind(str(entry))
+        server.close()
+    else:
+        entry.symlink_to(tmp_path / ("real" if make == "symlink" else "missing"))
+    subs, skipped = _discovered(tmp_path)
+    assert list(subs) == ["real"]
+    expected = {"fifo": "FIFO", "socket": "socket"}.get(make, "symbolic link")
+    assert expected in skipped["x.zip"] and "never" in skipped["x.zip"]
+
+
+@pytest.mark.timeout(20)
+def test_grading_a_fifo_gives_an_error_row_instead_of_hanging(tmp_path):
+    os.mkfifo(tmp_path / "x.zip")
+    with pytest.raises(ValueError, match="not a regular file"):
+        extract_zip(tmp_path / "x.zip", tmp_path / "out")
+    outcome = BatchGrader(LAB, tmp_path / "out").grade(Submission("x", tmp_path / "x.zip"))
+    assert outcome.result.status == "error" and "FIFO" in outcome.result.error
+
+
+def test_a_batch_refuses_two_submissions_with_one_id(tmp_path):
+    subs = [Submission("a", tmp_path / "a.py"), Submission("a", tmp_path / "a.zip")]
+    with pytest.raises(ValueError, match="share the student_id 'a'"):
+        BatchGrader(LAB, tmp_path / "out").run(subs, show_progress=False)
+    with pytest.raises(ValueError, match="must not be blank"):
+        Submission(" ", tmp_path)
 
 
 def _zip(path: Path, entries: dict[str, str]) -> Path:
@@ -207,3 +364,40 @@ def test_a_process_level_batch_checks_the_unprivileged_uid_once_up_front(monkeyp
     if bwrap_works():
         BatchGrader(LAB, tmp_path / "out", isolation="bwrap")
         assert checked == [LAB]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_a_class_with_awkward_names_is_graded_end_to_end_and_resumes(tmp_path):
+    """Ids like flags, a folder named like an archive, a long name with spaces and accents, all
+    graded; a FIFO, a link and a hidden file named on the terminal and in skipped.csv; a rerun
+    takes every row from the cache and writes the same gradebook."""
+    folder = tmp_path / "class"
+    long_name = "Zoë Müller " + "x" * 190
+    write_submission(REFERENCE + "# 1\n", folder / "-x")
+    (folder / "--help.py").write_text(REFERENCE + "# 2\n")
+    write_submission(REFERENCE + "# 3\n", folder / "alice.zip")
+    (folder / f"{long_name}.py").write_text(REFERENCE + "# 4\n")
+    (folder / ".hidden.py").write_text(REFERENCE)
+    os.mkfifo(folder / "x.zip")
+    (folder / "link.py").symlink_to(folder / "--help.py")
+    first = subprocess.run(_grade_cmd(folder, tmp_path / "out"), capture_output=True,
+                           text=True, timeout=240)
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    for entry in (".hidden.py", "x.zip", "link.py"):
+        assert f"skipped {entry}: " in first.stdout
+    with open(tmp_path / "out" / "grades.csv", newline="", encoding="utf-8") as f:
+        rows = {row["student_id"]: row for row in csv.DictReader(f)}
+    assert sorted(rows) == sorted(["'-x", "'--help", "alice", long_name])
+    assert {row["score"] for row in rows.values()} == {"10"}
+    with open(tmp_path / "out" / "skipped.csv", newline="", encoding="utf-8") as f:
+        assert sorted(row["entry"] for row in csv.DictReader(f)) == [".hidden.py", "link.py",
+                                                                      "x.zip"]
+    subs, _ = discover(folder)
+    for sub in subs:
+        assert (tmp_path / "out" / "submissions" / sub.folder / "results.json").is_file()
+    gradebook = (tmp_path / "out" / "grades.csv").read_bytes()
+    again = subprocess.run(_grade_cmd(folder, tmp_path / "out"), capture_output=True,
+                           text=True, timeout=240)
+    assert "4 from cache" in again.stdout, again.stdout[-3000:] + again.stderr[-3000:]
+    assert (tmp_path / "out" / "grades.csv").read_bytes() == gradebook
