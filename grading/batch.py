@@ -54,7 +54,7 @@ from common.threads import THREAD_ENV_VARS, cores_per_worker, thread_env
 from grading import GRADER_VERSION
 from grading.grade_one import RESULT_FILE, content_hash, manual_rows, write_outputs
 from grading.report.result import SubmissionResult, now_iso
-from grading.sandbox.launcher import SandboxSpec, choose_isolation, process_level_problem
+from grading.sandbox.launcher import SandboxSpec, choose_isolation, require_unprivileged_workers
 from grading.session import MAX_SUBMISSION_BYTES, MAX_SUBMISSION_FILES, read_submission_files
 
 SUBMISSION_TIMEOUT_S = 30 * 60
@@ -326,8 +326,8 @@ class BatchGrader:
         self.lab_dir, self.out = lab_dir, out
         self.workers, self.timeout_s = workers, timeout_s
         self.isolation = choose_isolation(isolation)
-        if self.isolation == "process":  # a root grader's warning, here once, not per student
-            process_level_problem(SandboxSpec(lab_dir=lab_dir))
+        # before any submission: one refusal for the TA, not 300 failed rows
+        require_unprivileged_workers(SandboxSpec(lab_dir=lab_dir, isolation=self.isolation))
         self.thread_budget = thread_budget
         self.threads = cores_per_worker(workers) if thread_budget else 0
         self.fingerprint = lab_fingerprint(lab_dir)

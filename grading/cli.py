@@ -30,6 +30,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
     from grading.batch import BatchGrader, discover
     from grading.grade_one import check_hidden_tests
     from grading.gradebook import write_gradebook
+    from grading.sandbox.launcher import SandboxRefused
 
     lab_dir = resolve_lab_dir(args.lab)
     problem = check_hidden_tests(lab_dir)
@@ -39,7 +40,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
         submissions, skipped = discover(Path(args.submissions))
         grader = BatchGrader(lab_dir, Path(args.out), args.workers, args.isolation,
                              args.timeout)
-    except ValueError as exc:
+    except (ValueError, SandboxRefused) as exc:
         raise SystemExit(f"error: {exc}") from None
     for entry in skipped:  # before grading: the TA can stop, rename and start again
         print(f"skipped {entry.entry}: {entry.reason}", flush=True)

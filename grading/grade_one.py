@@ -22,7 +22,7 @@ from grading import GRADER_VERSION
 from grading.report.feedback import write_feedback
 from grading.report.gradescope import write_results_json
 from grading.report.result import SubmissionResult, TestResult, now_iso
-from grading.sandbox.launcher import choose_isolation
+from grading.sandbox.launcher import SandboxSpec, choose_isolation, require_unprivileged_workers
 from grading.scoring import load_rubric
 from grading.session import read_submission_files
 
@@ -175,6 +175,7 @@ def grade_submission(lab_dir: Path, submission: Path, out_dir: Path | None = Non
     else:
         digest = content_hash(files)
         try:
+            require_unprivileged_workers(SandboxSpec(lab_dir=lab_dir, isolation=level))
             tests, level_used, _ = run_hidden_tests(lab_dir, submission, level, preload, threads)
         except RuntimeError as exc:
             result = SubmissionResult.from_error(error=f"grader failure: {exc}", tests=manual,

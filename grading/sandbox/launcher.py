@@ -8,10 +8,15 @@ Two isolation levels, the strongest available is used and recorded in every resu
   grader runs as root; rlimits; killed with its whole PID namespace.
 * ``process``: a plain child process in its own session with the same rlimits; no file-system or
   network isolation. Used only where bubblewrap is missing or cannot create namespaces. When the
-  grader runs as root the worker still gets a dedicated unprivileged uid where that uid can read
-  the Python install and the repository, so the process limit holds, the grader's files and
-  processes are out of reach, and its strays are killed; elsewhere it runs as root (a warning
-  says what to fix).
+  grader runs as root the worker gets a dedicated unprivileged uid, so the process limit holds,
+  the grader's files and processes are out of reach, and its strays are killed. Where no such
+  uid can read the Python install and the repository, the worker is refused with a message that
+  says how to fix it (:class:`SandboxRefused`): student code never runs as root.
+
+Under either level the grader watches the sandbox from outside (:mod:`grading.sandbox.control`):
+its CPU time, a pause between calls, and a control group's memory limit where it may make one.
+The datasets that tests grade against (:mod:`grading.hidden_data`) are masked under bubblewrap;
+at the process level they must be unreadable by other uids (the autograder's setup does that).
 """
 
 from __future__ import annotations
@@ -32,10 +37,11 @@ import sysconfig
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from common.threads import thread_env
+from grading.hidden_data import hidden_paths
 from grading.sandbox import procfs
 from grading.sandbox.cgroups import WorkerCgroup
 from grading.sandbox.control import SandboxControl
@@ -48,6 +54,7 @@ SANDBOX_ROOT = "/grader"  # inside the sandbox: /grader/runtime, /grader/labs, /
 SYSTEM_PATHS = ("/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 DRAIN_NOTE_ROOM = 256  # drain bytes beyond output_bytes, for the worker's "N more dropped" note
 UID_BASE = 200_000  # sandbox uids (root grader only): UID_BASE and up
+WORKER_PYTHON_ENV = "LABS_WORKER_PYTHON"
 _uid_counter = itertools.count()
 _live_workers: set[WorkerProcess] = set()  # started and not killed yet
 
@@ -106,33 +113,46 @@ def choose_isolation(requested: str = "auto") -> str:
     return "process"
 
 
-def process_level_problem(spec: SandboxSpec) -> str | None:
-    """Why a root grader must run the process-level workers of ``spec`` as root, or None.
+class SandboxRefused(RuntimeError):
+    """No isolation here keeps student code off uid 0; the message says how to fix that."""
 
-    As root, a process-level worker runs as an unprivileged uid when that uid can run this
-    Python and read the grader's code, the installed packages, the lab and the data; else as
-    root, as it would without this check, with a warning (once) that says what to fix.
+
+def worker_python() -> str:
+    """The Python that runs process-level workers: ``$LABS_WORKER_PYTHON`` when set (a Python
+    that every user may run, seeing the same packages), else this one. (Under bubblewrap the
+    worker runs this one: the sandbox mounts it where its uid can read it.)"""
+    return os.environ.get(WORKER_PYTHON_ENV) or python_executable()
+
+
+def process_level_problem(spec: SandboxSpec) -> str | None:
+    """Why a root grader cannot run the process-level workers of ``spec`` as an unprivileged
+    uid (the message says how to fix it), or None when it can (or the grader is not root).
+
+    The uid must be able to run the worker's Python and read the grader's code, the installed
+    packages, the lab and the data.
     """
     if os.getuid() != 0:
         return None
-    paths = [python_executable(), str(REPO_ROOT), sysconfig.get_paths()["purelib"],
+    paths = [worker_python(), str(REPO_ROOT), sysconfig.get_paths()["purelib"],
              sysconfig.get_paths()["platlib"]]
     paths += [str(p) for p in (spec.lab_dir, spec.data_dir) if p is not None and p.exists()]
     unreadable = _unreadable_by_others(tuple(dict.fromkeys(paths)))
     if unreadable is None:
         return None
-    return _warn_once(
-        f"warning: isolation 'process' runs student code as root here: an unprivileged user "
-        f"cannot read {unreadable}, so there is no process limit and the grader's files are "
-        f"writable. Let others read it (chmod o+rX on it and on every folder above it), or "
-        f"install bubblewrap (apt-get install bubblewrap) for the stronger isolation.")
+    return (f"isolation 'process' runs student code as an unprivileged uid, and no such uid can "
+            f"read {unreadable}; student code never runs as root, so nothing was graded. Fix "
+            f"one of: install bubblewrap (apt-get install bubblewrap), whose sandbox mounts the "
+            f"interpreter for the uid; let others read it (chmod o+rX on it and on every folder "
+            f"above it); or set {WORKER_PYTHON_ENV} to a Python every user may run that sees "
+            f"the same packages.")
 
 
-@functools.cache
-def _warn_once(message: str) -> str:
-    """Print ``message`` on stderr the first time; return it."""
-    print(message, file=sys.stderr, flush=True)
-    return message
+def require_unprivileged_workers(spec: SandboxSpec) -> None:
+    """Raise :class:`SandboxRefused` when the workers of ``spec`` could only run as root."""
+    if choose_isolation(spec.isolation) == "process":
+        problem = process_level_problem(spec)
+        if problem:
+            raise SandboxRefused(problem)
 
 
 @functools.cache
@@ -258,6 +278,9 @@ def bwrap_argv(spec: SandboxSpec, config: dict, env: dict[str, str]) -> list[str
                           sys.prefix}):
         if not plan.covered(prefix):
             plan.mount(prefix, ["--ro-bind", prefix, prefix])
+    for hidden in hidden_paths():  # graded datasets, also those inside installed packages
+        if plan.covered(str(hidden)) and hidden.is_dir():
+            args += ["--perms", "0555", "--tmpfs", str(hidden)]
     root = SANDBOX_ROOT
     for package in RUNTIME_PACKAGES:
         plan.mount(f"{root}/runtime/{package}",
@@ -458,7 +481,7 @@ class WorkerProcess:
             if self.spec.data_dir is not None:
                 env["LABS_DATA_DIR"] = str(self.spec.data_dir)
             config.update(scratch=str(scratch), pid_namespace=False)
-            argv = [python_executable(), "-m", "grading.sandbox.worker", json.dumps(config)]
+            argv = [worker_python(), "-m", "grading.sandbox.worker", json.dumps(config)]
             cwd = scratch
         try:
             self.proc = subprocess.Popen(argv, env=env, pass_fds=(req_r, resp_w),
@@ -491,11 +514,13 @@ class WorkerProcess:
         As root the worker gets a dedicated unprivileged uid (so RLIMIT_NPROC holds, the
         grader's files and processes are out of its reach, and its strays can be found and
         killed) and a scratch folder of its own inside a root folder it can only traverse, so
-        ``~/..`` leads nowhere writable; unless that uid could not read what it needs
-        (:func:`process_level_problem`).
+        ``~/..`` leads nowhere writable. Where that uid could not read what it needs, the
+        worker is refused (:class:`SandboxRefused`): it never runs as root.
         """
+        if os.getuid() == 0:
+            require_unprivileged_workers(replace(self.spec, isolation="process"))
         self._host_scratch = Path(tempfile.mkdtemp(prefix="grader-scratch-"))
-        if os.getuid() != 0 or process_level_problem(self.spec):
+        if os.getuid() != 0:
             return self._host_scratch
         self.uid = sandbox_uid()
         self._host_scratch.chmod(0o711)

@@ -2,8 +2,8 @@
 
 Where that uid can run Python (a system Python that others may read), the worker's forks are
 bounded by RLIMIT_NPROC, its strays are killed after every call and when it is closed, and it
-cannot write the grader's files. Where it cannot (a Python under /root), the worker runs as root
-and a warning says what to fix.
+cannot write the grader's files. Where it cannot (a Python under /root), the worker is refused
+with a message that says what to fix: it never runs as root.
 """
 
 from __future__ import annotations
@@ -12,16 +12,15 @@ import json
 import os
 import shutil
 import subprocess
-import sys
-import sysconfig
 import tempfile
 import textwrap
 from pathlib import Path
 
 import pytest
 
-from grading.sandbox import launcher
-from grading.sandbox.launcher import UID_BASE, SandboxSpec, sandbox_uid
+from grading.sandbox import launcher, procfs
+from grading.sandbox.launcher import UID_BASE, SandboxSpec
+from tests.readable_python import python_others_can_run, temporary_readable_python
 
 pytestmark = pytest.mark.skipif(os.getuid() != 0, reason="uids are dropped only by a root grader")
 
@@ -94,41 +93,16 @@ GRADER = textwrap.dedent("""
 """)
 
 
-def _python_others_can_run() -> str | None:
-    """A system Python of this version that an unprivileged uid may run, or None."""
-    name = f"python{sys.version_info.major}.{sys.version_info.minor}"
-    for folder in ("/usr/bin", "/usr/local/bin"):
-        path = Path(folder) / name
-        if path.exists() and launcher._unreadable_by_others((str(path),)) is None:
-            return str(path)
-    return None
-
-
 @pytest.fixture(scope="module")
 def readable_python():
     """A virtual environment that others may read, of a system Python, seeing this one's
     packages and the repository (through a .pth file)."""
-    base = _python_others_can_run()
-    if base is None:
-        pytest.skip("no system Python of this version that an unprivileged user can run")
-    folder = Path(tempfile.mkdtemp(prefix="readable-python-"))
+    python, folder = temporary_readable_python()
     try:
-        folder.chmod(0o755)
-        subprocess.run([base, "-m", "venv", "--without-pip", str(folder / "venv")], check=True,
-                       capture_output=True, timeout=120)
-        python = folder / "venv" / "bin" / "python"
-        site = subprocess.run([python, "-c", "import sysconfig; "
-                               "print(sysconfig.get_paths()['purelib'])"], check=True,
-                              capture_output=True, text=True).stdout.strip()
-        paths = dict.fromkeys([sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"],
-                               str(launcher.REPO_ROOT)])
-        (Path(site) / "grader_tests.pth").write_text("\n".join(paths) + "\n")
-        uid = sandbox_uid()
-        check = subprocess.run([python, "-c", "import numpy, grading.sandbox.worker"], user=uid,
-                               group=uid, extra_groups=[], cwd="/", capture_output=True)
-        if check.returncode != 0:
-            pytest.skip("this environment's packages are not readable by an unprivileged user")
-        yield str(python)
+        if python is None:
+            pytest.skip("no system Python of this version, or packages, that an unprivileged "
+                        "user can read")
+        yield python
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -155,19 +129,45 @@ def test_a_root_grader_runs_process_workers_as_a_bounded_unprivileged_uid(readab
     assert report["after_close"] == [], "a process of the worker's uid outlived it"
 
 
-def test_without_a_python_others_can_run_the_worker_runs_as_root_and_says_so(monkeypatch,
-                                                                             capsys):
+def test_without_a_python_others_can_run_the_worker_is_refused_not_run_as_root(monkeypatch):
     monkeypatch.setattr(launcher, "_unreadable_by_others", lambda paths: "/root/venv/bin/python")
-    problem = launcher.process_level_problem(SandboxSpec(isolation="process"))
-    assert "cannot read /root/venv/bin/python" in problem and "chmod o+rX" in problem
-    assert "apt-get install bubblewrap" in problem
-    assert problem in capsys.readouterr().err
-    launcher.process_level_problem(SandboxSpec(isolation="process"))
-    assert capsys.readouterr().err == ""  # said once per grader
+    spec = SandboxSpec(isolation="process", preload=())
+    problem = launcher.process_level_problem(spec)
+    assert "can read /root/venv/bin/python" in problem and "chmod o+rX" in problem
+    assert "apt-get install bubblewrap" in problem and "LABS_WORKER_PYTHON" in problem
+    with pytest.raises(launcher.SandboxRefused, match="never runs as root"):
+        launcher.require_unprivileged_workers(spec)
+    started = set(procfs.processes())
+    with pytest.raises(launcher.SandboxRefused):
+        launcher.WorkerProcess(spec).start()
+    assert not any(uid == 0 and pid not in dict(started)
+                   for pid, uid in procfs.processes()
+                   if "grading.sandbox.worker" in _cmdline(pid)), "a worker started as root"
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def test_a_batch_and_grade_one_refuse_up_front(monkeypatch, tmp_path):
+    """A TA's batch stops before grading anyone; a single grading writes an error result that
+    says why, not a 0 that blames the student."""
+    from grading.batch import BatchGrader
+    from grading.grade_one import grade_submission
+
+    monkeypatch.setattr(launcher, "_unreadable_by_others", lambda paths: "/root/venv/bin/python")
+    lab = Path(__file__).parents[1] / "fixture_lab"
+    with pytest.raises(launcher.SandboxRefused, match="nothing was graded"):
+        BatchGrader(lab, tmp_path / "out", isolation="process")
+    result = grade_submission(lab, lab / "submission.py", isolation="process")
+    assert result.status == "error" and "never runs as root" in result.error
 
 
 def test_unreadable_by_others_names_the_first_path_others_cannot_read():
-    python = _python_others_can_run()
+    python = python_others_can_run()
     if python is None:
         pytest.skip("no system Python of this version that an unprivileged user can run")
     folder = Path(tempfile.mkdtemp())  # pytest's own temporary folders are root's alone
