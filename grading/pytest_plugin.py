@@ -33,7 +33,13 @@ from grading.rpc.errors import SandboxError, StudentError
 from grading.sandbox.launcher import SandboxSpec
 from grading.sandbox.limits import SandboxLimits
 from grading.scoring import Rubric, load_rubric
-from grading.session import LiveModule, SubmissionSession, WorkerPool, read_submission_files
+from grading.session import (
+    ImportOutcome,
+    LiveModule,
+    SubmissionSession,
+    WorkerPool,
+    read_submission_files,
+)
 
 DEFAULT_TIME_LIMIT_S = 60.0
 MARKERS = (
@@ -102,6 +108,7 @@ class GradingRun:
     pools: dict[Path, WorkerPool] = field(default_factory=dict)
     current: SubmissionSession | None = None
     isolation_used: str | None = None
+    imports: ImportOutcome = field(default_factory=ImportOutcome)
 
     def pool_for(self, lab_dir: Path) -> WorkerPool:
         if lab_dir not in self.pools:
@@ -182,7 +189,7 @@ def submission_files(request: pytest.FixtureRequest, lab_dir: Path) -> dict[str,
 def submission(request: pytest.FixtureRequest, lab_dir: Path, submission_files):
     """The student's module; attribute access and calls run in a sandboxed worker."""
     run = request.config.stash[RUN_KEY]
-    session = SubmissionSession(run.pool_for(lab_dir), submission_files)
+    session = SubmissionSession(run.pool_for(lab_dir), submission_files, run.imports)
     run.current = session
     yield LiveModule(session)
     session.close()

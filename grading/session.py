@@ -95,15 +95,25 @@ def read_submission_files(path: Path) -> dict[str, bytes]:
     return files
 
 
+class ImportOutcome:
+    """How importing one submission went, shared by the sessions of one grading run: an import
+    that failed (a syntax error, or one that ran out of time) fails the same way in every test
+    module, so it is tried once and its error reused."""
+
+    def __init__(self) -> None:
+        self.error: SandboxError | None = None
+
+
 class SubmissionSession:
     """The submission loaded in a worker, restarted on demand after a failure."""
 
-    def __init__(self, pool: WorkerPool, files: dict[str, bytes]):
+    def __init__(self, pool: WorkerPool, files: dict[str, bytes],
+                 imports: ImportOutcome | None = None):
         self.pool = pool
         self.files = files
         self.client: WorkerClient | None = None
         self._module: RemoteObject | None = None
-        self._import_error: SandboxError | None = None
+        self._imports = imports if imports is not None else ImportOutcome()
         self.restarts = 0
         self.budget: TimeBudget | None = None
 
@@ -118,8 +128,8 @@ class SubmissionSession:
         time limit: they happen in whichever test comes first (or follows a crash), and a
         timeout while importing is kept as the import error of every test.
         """
-        if self._import_error is not None:
-            raise self._import_error.with_traceback(None)  # not growing with every test
+        if self._imports.error is not None:
+            raise self._imports.error.with_traceback(None)  # not growing with every test
         if self.client is not None and not self.client.alive:
             self.client.close()
             self.client, self._module = None, None
@@ -134,7 +144,7 @@ class SubmissionSession:
             try:
                 self._module = self.client.load_submission(self.files)
             except SandboxError as exc:  # it would fail the same way in every test
-                self._import_error = exc
+                self._imports.error = exc
                 raise
         finally:
             if self.budget is not None:

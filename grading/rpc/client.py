@@ -270,8 +270,11 @@ class WorkerClient:
     # -- conveniences -------------------------------------------------------------------------
     def load_submission(self, files: dict[str, bytes], module: str = "submission"
                         ) -> RemoteObject:
-        """Copy ``files`` into the sandbox's scratch folder and import ``module`` from there."""
-        return self.request("load", files=files, module=module, what=f"importing {module}.py")
+        """Copy ``files`` into the sandbox's scratch folder and import ``module`` from there,
+        within ``import_timeout_s`` of wall-clock time (work done at import time belongs under
+        ``if __name__ == "__main__":``)."""
+        return self.request("load", files=files, module=module, what=f"importing {module}.py",
+                            timeout=self.limits.import_timeout_s)
 
     def import_module(self, name: str) -> RemoteObject:
         """Import one of the lab's fixed modules (or a library) in the sandbox."""

@@ -23,6 +23,8 @@ class SandboxLimits:
     call_timeout_s: wall-clock limit of one call made outside a test (a test's own limit, in CPU
         seconds, replaces it: ``grading.rpc.budget``).
     start_timeout_s: wall-clock limit for the worker to import numpy/torch and say it is ready.
+    import_timeout_s: wall-clock limit for importing the submission (a failure, a timeout
+        included, is kept for the whole grading run: ``grading.session.ImportOutcome``).
     scratch_bytes, tmp_bytes: sizes of the in-memory /scratch, and of /tmp and /dev/shm (bwrap).
     output_bytes: captured stdout+stderr kept per call; the rest is counted and dropped.
     message_bytes: the largest message accepted from the worker.
@@ -37,6 +39,7 @@ class SandboxLimits:
     open_files: int = 512
     call_timeout_s: float = 60.0
     start_timeout_s: float = 60.0
+    import_timeout_s: float = 30.0
     scratch_bytes: int = 512 * MIB
     tmp_bytes: int = 256 * MIB
     output_bytes: int = 64 * 1024

@@ -12,7 +12,13 @@ from grading.rpc.errors import CallTimeout, StudentError, WorkerDied
 from grading.rpc.proxy import RemoteObject
 from grading.sandbox.launcher import SandboxSpec
 from grading.sandbox.limits import SandboxLimits
-from grading.session import LiveModule, SubmissionSession, WorkerPool, read_submission_files
+from grading.session import (
+    ImportOutcome,
+    LiveModule,
+    SubmissionSession,
+    WorkerPool,
+    read_submission_files,
+)
 
 SPEC = SandboxSpec(isolation="process", preload=())
 
@@ -297,4 +303,25 @@ def test_limits_of_the_pool_reach_the_worker():
             session.module().nap()
     finally:
         session.close()
+        pool.close()
+
+
+def test_a_slow_import_costs_its_limit_once_per_grading_run():
+    """The import that ran out of time is the import error of every later test module: the
+    submission pays ``import_timeout_s`` once, not once per module."""
+    pool = WorkerPool(SandboxSpec(isolation="process", preload=(),
+                                  limits=SandboxLimits(import_timeout_s=0.5)), spares=0)
+    files = {"submission.py": b"import time\ntime.sleep(30)\n"}
+    imports = ImportOutcome()
+    try:
+        first = SubmissionSession(pool, files, imports)
+        with pytest.raises(CallTimeout, match="importing submission.py"):
+            first.module()
+        first.close()
+        started, clock = pool.started, time.monotonic()
+        later = SubmissionSession(pool, files, imports)  # the next test module
+        with pytest.raises(CallTimeout, match="importing submission.py"):
+            later.module()
+        assert pool.started == started and time.monotonic() - clock < 0.5
+    finally:
         pool.close()
