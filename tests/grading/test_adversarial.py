@@ -22,7 +22,9 @@ import jsonschema
 import pytest
 
 from grading.examples import apply_patch, reference_submission, write_submission
+from grading.sandbox.cgroups import WorkerCgroup
 from grading.sandbox.launcher import UID_BASE, bwrap_works
+from grading.sandbox.limits import MIB
 
 HERE = Path(__file__).parent
 LAB = HERE / "fixture_lab"
@@ -36,6 +38,7 @@ class Case:
     score: float
     reason: str | None = None  # a regex that feedback.md must contain
     needs_bwrap: bool = False
+    needs_cgroup: bool = False  # only a control group's memory limit stops it
 
 
 CASES = {
@@ -57,7 +60,20 @@ CASES = {
     "syntax_error": Case(0, r"SyntaxError"),
     "missing_import": Case(0, r"ModuleNotFoundError"),
     "empty_file": Case(0, r"has no attribute 'softmax'"),
+    "cpu_burner": Case(FULL),
+    "memfd_bomb": Case(4, r"memory limit of", needs_cgroup=True),
+    "slow_import": Case(0, r"importing submission.py did not finish within 30.0 s"),
+    "sleeper": Case(8, r"waits \(sleep, a lock, a pipe\) instead of computing"),
+    "read_labels": Case(FULL, needs_bwrap=True),
 }
+
+
+def cgroups_work() -> bool:
+    group = WorkerCgroup.create(64 * MIB)
+    if group is None or group.memory is None:
+        return False
+    group.remove()
+    return True
 
 
 def build_submission(case: str, folder: Path, **placeholders: str) -> Path:
@@ -120,6 +136,8 @@ def test_attack_gets_the_score_it_deserves(case, tmp_path):
     expected = CASES[case]
     if expected.needs_bwrap and not bwrap_works():
         pytest.skip("only bubblewrap isolation stops this attack; install bubblewrap")
+    if expected.needs_cgroup and not cgroups_work():
+        pytest.skip("only a control group stops this attack; the grader may not create one")
     out = tmp_path / "out"
     out.mkdir()
     mark = f"attack-marker-{uuid.uuid4().hex}"
