@@ -154,8 +154,13 @@ class SubmissionSession:
         return self._module
 
     def fixed(self, name: str) -> RemoteObject:
-        """One of the lab's fixed modules (``train``, ``model``), pristine, in the same worker
-        as the submission (so its ``import submission`` gets the student's module)."""
+        """One of the lab's fixed modules (``train``, ``model``), imported in the same worker as
+        the submission (so its ``import submission`` gets the student's module).
+
+        It runs in the sandbox, where the submission may have patched it: what it returns is
+        the student's, never evidence that the lab's own pipeline ran. A check that needs the
+        fixed pipeline drives it from the grader's side, calling only the student's functions.
+        """
         self.module()
         return self.client.import_module(name)
 
