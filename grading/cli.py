@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import resource
 import sys
 from pathlib import Path
 
@@ -72,11 +73,24 @@ def resolve_lab_dir(lab: str) -> Path:
         raise SystemExit(f"error: {exc}") from None
 
 
+GRADER_DATA_BYTES = 6 << 30
+
+
+def limit_grader_memory(data_bytes: int = GRADER_DATA_BYTES) -> None:
+    """Bound this grading process's heap (RLIMIT_DATA: what numpy and torch allocate), so a
+    value from the sandbox that slipped past a test's checks costs a MemoryError in that test,
+    not the machine. Libraries' reserved address space (PROT_NONE) does not count."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_DATA)
+    if hard == resource.RLIM_INFINITY or hard > data_bytes:
+        resource.setrlimit(resource.RLIMIT_DATA, (data_bytes, hard))
+
+
 def cmd_grade_one(args: argparse.Namespace) -> int:
     """Grade one submission; print its score; write results.json, feedback.md, result.json."""
     from grading.grade_one import grade_submission
 
     lab_dir = resolve_lab_dir(args.lab)
+    limit_grader_memory()
     result = grade_submission(lab_dir, Path(args.submission), Path(args.out),
                               submission_id=args.submission_id, isolation=args.isolation,
                               preload=args.preload, threads=args.threads)

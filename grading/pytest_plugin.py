@@ -20,8 +20,11 @@ stopwatch of the sandbox's CPU time, for speed checks).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import signal
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +32,7 @@ from pathlib import Path
 import pytest
 
 from grading.report.result import TestResult, atomic_write_text
+from grading.rpc.budget import WALL_FACTOR
 from grading.rpc.errors import SandboxError, StudentError
 from grading.sandbox.launcher import SandboxSpec
 from grading.sandbox.limits import SandboxLimits
@@ -42,6 +46,7 @@ from grading.session import (
 )
 
 DEFAULT_TIME_LIMIT_S = 60.0
+GRADER_MARGIN_S = 60.0  # the grader's own work in a test, beyond the sandbox's wall backstop
 MARKERS = (
     "points(n): points of the test, all or nothing unless it records partial credit",
     "visibility(level): visible, after_due_date, after_published or hidden",
@@ -286,6 +291,32 @@ def credit(request: pytest.FixtureRequest) -> Credit:
 
 
 # -- per-test bookkeeping -----------------------------------------------------------------------
+class GraderTimeout(Exception):
+    """The grader's own work in a test (its checks of what the submission returned) ran past
+    the test's wall-clock backstop plus ``GRADER_MARGIN_S``."""
+
+
+@contextlib.contextmanager
+def grader_deadline(seconds: float):
+    """Raise :class:`GraderTimeout` in this (main) thread after ``seconds``: the grader side of
+    a test is bounded too. Does nothing where SIGALRM is someone else's (pytest-timeout)."""
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGALRM) is not signal.SIG_DFL):
+        yield
+        return
+
+    def expire(signum, frame):
+        raise GraderTimeout(f"the grader's checks of this test ran past {seconds:.0f} s")
+
+    signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, signal.SIG_DFL)
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item):
     run = item.config.stash[RUN_KEY]
@@ -294,7 +325,8 @@ def pytest_runtest_call(item: pytest.Item):
     if run.current is not None:
         run.current.set_time_limit(seconds)
     try:
-        return (yield)
+        with grader_deadline(seconds * WALL_FACTOR + GRADER_MARGIN_S):
+            return (yield)
     finally:
         if run.current is not None:
             run.current.set_time_limit(None)
@@ -347,6 +379,9 @@ def _explain_failure(exc: BaseException) -> tuple[str, str | None, str]:
         return exc.reason, None, getattr(exc, "stdout", "")
     if isinstance(exc, AssertionError):
         return "wrong result", (student_message(exc)[:2000] or None), ""
+    if isinstance(exc, GraderTimeout | MemoryError):
+        return (f"the grader could not check what your code returned within its own limits "
+                f"({exc or type(exc).__name__}): return arrays of the documented shapes", None, "")
     return (f"the check could not use what your code returned "
             f"({type(exc).__name__}: {str(exc)[:300]})", None, "")
 

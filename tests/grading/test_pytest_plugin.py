@@ -4,9 +4,11 @@ throwaway test files against the fixture lab."""
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -326,3 +328,24 @@ def test_invalid_markers_stop_collection_with_one_clear_error(tmp_path):
     assert "test_a: @pytest.mark.points takes a number >= 0" in log and "('ten',)" in log
     assert "test_a: @pytest.mark.visibility takes one of visible" in log
     assert "test_b: @pytest.mark.time_limit takes a number of seconds > 0" in log
+
+
+def test_the_graders_own_work_in_a_test_is_bounded_in_time():
+    from grading.pytest_plugin import GraderTimeout, grader_deadline
+
+    started = time.monotonic()
+    with pytest.raises(GraderTimeout, match="ran past 0 s"), grader_deadline(0.3):
+        while True:  # a check that never ends (a huge array from the sandbox, say)
+            pass
+    assert time.monotonic() - started < 5
+    assert signal.getsignal(signal.SIGALRM) is signal.SIG_DFL  # restored
+
+
+def test_the_graders_heap_is_bounded():
+    """``grade-one`` bounds its own heap: an allocation past it is a MemoryError, not the
+    machine's memory."""
+    code = ("import numpy as np\nfrom grading.cli import limit_grader_memory\n"
+            "limit_grader_memory(1 << 30)\n"
+            "try:\n    np.ones(1 << 28)\nexcept MemoryError:\n    print('refused')\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "refused", out.stderr[-2000:]
