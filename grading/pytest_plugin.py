@@ -34,7 +34,7 @@ import pytest
 from grading.report.result import TestResult, atomic_write_text
 from grading.rpc.budget import WALL_FACTOR
 from grading.rpc.errors import SandboxError, StudentError
-from grading.sandbox.launcher import SandboxSpec
+from grading.sandbox.launcher import SandboxRefused, SandboxSpec, require_unprivileged_workers
 from grading.sandbox.limits import SandboxLimits
 from grading.scoring import Rubric, load_rubric
 from grading.session import (
@@ -120,6 +120,10 @@ class GradingRun:
             limits = SandboxLimits(threads=self.threads)
             spec = SandboxSpec(lab_dir=lab_dir, limits=limits, preload=self.preload,
                                isolation=self.isolation)
+            try:
+                require_unprivileged_workers(spec)
+            except SandboxRefused as exc:
+                pytest.exit(f"error: {exc}", returncode=pytest.ExitCode.USAGE_ERROR)
             self.pools[lab_dir] = WorkerPool(spec)
         return self.pools[lab_dir]
 

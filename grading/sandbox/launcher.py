@@ -137,14 +137,25 @@ def process_level_problem(spec: SandboxSpec) -> str | None:
              sysconfig.get_paths()["platlib"]]
     paths += [str(p) for p in (spec.lab_dir, spec.data_dir) if p is not None and p.exists()]
     unreadable = _unreadable_by_others(tuple(dict.fromkeys(paths)))
-    if unreadable is None:
+    if unreadable is not None:
+        return (f"isolation 'process' runs student code as an unprivileged uid, and no such uid "
+                f"can read {unreadable}; student code never runs as root, so nothing was graded. "
+                f"Fix one of: install bubblewrap (apt-get install bubblewrap), whose sandbox "
+                f"mounts the interpreter for the uid; let others read it (chmod o+rX on it and on "
+                f"every folder above it); or set {WORKER_PYTHON_ENV} to a Python every user may "
+                f"run that sees the same packages.")
+    if spec.lab_dir is None or not (spec.lab_dir / "instructor").exists():
+        return None  # nothing to grade against: the public tests of a handout, say
+    secret = [spec.lab_dir / "instructor", *hidden_paths()]
+    readable = _readable_by_others(worker_python(), tuple(str(p) for p in secret if p.exists()))
+    if readable is None:
         return None
-    return (f"isolation 'process' runs student code as an unprivileged uid, and no such uid can "
-            f"read {unreadable}; student code never runs as root, so nothing was graded. Fix "
-            f"one of: install bubblewrap (apt-get install bubblewrap), whose sandbox mounts the "
-            f"interpreter for the uid; let others read it (chmod o+rX on it and on every folder "
-            f"above it); or set {WORKER_PYTHON_ENV} to a Python every user may run that sees "
-            f"the same packages.")
+    return (f"isolation 'process' cannot hide files, and an unprivileged uid can read "
+            f"{readable}, which the tests grade against (hidden tests, or a dataset's labels); "
+            f"nothing was graded. Fix one of: install bubblewrap (apt-get install bubblewrap), "
+            f"whose sandbox masks it; or make it root-only (chown -R root: and chmod -R go-rwx "
+            f"on it), as the Gradescope autograder's setup.sh does for instructor/ and for every "
+            f"folder of grading/hidden_data.py.")
 
 
 def require_unprivileged_workers(spec: SandboxSpec) -> None:
@@ -153,6 +164,26 @@ def require_unprivileged_workers(spec: SandboxSpec) -> None:
         problem = process_level_problem(spec)
         if problem:
             raise SandboxRefused(problem)
+
+
+@functools.cache
+def _readable_by_others(python: str, paths: tuple[str, ...]) -> str | None:
+    """The first of ``paths`` that an unprivileged uid with no groups can read (a folder: enter),
+    probed with ``python`` run as that uid; None when it can read none of them."""
+    if not paths:
+        return None
+    probe = ("import os, sys\n"
+             "for p in sys.argv[1:]:\n"
+             "    if os.access(p, os.X_OK if os.path.isdir(p) else os.R_OK):\n"
+             "        print(p, end=''); break\n")
+    uid = sandbox_uid()
+    try:
+        out = subprocess.run([python, "-S", "-c", probe, *paths], user=uid, group=uid,
+                             extra_groups=[], cwd="/", capture_output=True, text=True,
+                             timeout=30, env={"PATH": "/usr/bin:/bin"})
+    except (OSError, subprocess.TimeoutExpired):
+        return paths[0]
+    return out.stdout or None if out.returncode == 0 else paths[0]
 
 
 @functools.cache

@@ -4,9 +4,12 @@ throwaway test files against the fixture lab."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -136,7 +139,20 @@ def test_no_points(submission):
 '''
 
 
-def run_plugin(tmp_path: Path, tests: str, submission: str, *extra: str) -> dict:
+@pytest.fixture(scope="module")
+def public_lab():
+    """The fixture lab as a handout has it (no instructor/), in a folder others may read: what
+    plain processes may run as a root grader's unprivileged uid."""
+    folder = Path(tempfile.mkdtemp())
+    folder.chmod(0o755)
+    shutil.copytree(LAB, folder / "fixture_lab", ignore=shutil.ignore_patterns("instructor"))
+    for path in (folder / "fixture_lab").rglob("*"):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    yield folder / "fixture_lab"
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def run_plugin(tmp_path: Path, tests: str, submission: str, *extra: str, lab: Path = LAB) -> dict:
     """Run pytest with the grading plugin on ``tests`` (one file) and return --grading-json."""
     (tmp_path / "tests").mkdir()
     (tmp_path / "tests" / "test_throwaway.py").write_text(tests)
@@ -146,7 +162,7 @@ def run_plugin(tmp_path: Path, tests: str, submission: str, *extra: str) -> dict
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", str(tmp_path / "tests"), "-p", "grading.pytest_plugin",
          "-p", "no:cacheprovider", "-q", f"--rootdir={tmp_path}", "-o", "addopts=",
-         "--import-mode=importlib", f"--lab-dir={LAB}", f"--submission={tmp_path / 'sub'}",
+         "--import-mode=importlib", f"--lab-dir={lab}", f"--submission={tmp_path / 'sub'}",
          "--preload=", f"--grading-json={out}", *extra],
         capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert out.is_file(), proc.stdout + proc.stderr
@@ -268,20 +284,20 @@ def test_find_lab_dir():
         find_lab_dir(Path("/"))
 
 
-def test_public_tests_of_the_fixture_lab_run_as_a_student_runs_them(tmp_path):
+def test_public_tests_of_the_fixture_lab_run_as_a_student_runs_them(tmp_path, public_lab):
     """``pytest tests`` from the lab folder: the lab's conftest loads the plugin."""
     out = tmp_path / "public.json"
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "tests", "-p", "no:cacheprovider", "-q",
          "-o", "addopts=", "--import-mode=importlib", f"--grading-json={out}",
-         "--isolation=process", f"--rootdir={LAB}", f"--confcutdir={LAB}"],
-        capture_output=True, text=True, timeout=120, cwd=LAB)
+         "--isolation=process", f"--rootdir={public_lab}", f"--confcutdir={public_lab}"],
+        capture_output=True, text=True, timeout=120, cwd=public_lab)
     payload = json.loads(out.read_text())
     assert [t["status"] for t in payload["tests"]] == ["failed", "passed"], proc.stdout
     assert "NotImplementedError" in payload["tests"][0]["reason"]
 
 
-def test_an_unchanged_fixture_lab_is_graded_from_its_stub(tmp_path):
+def test_an_unchanged_fixture_lab_is_graded_from_its_stub(tmp_path, public_lab):
     payload = run_plugin(tmp_path, textwrap.dedent('''
         import pytest
 
@@ -290,7 +306,7 @@ def test_an_unchanged_fixture_lab_is_graded_from_its_stub(tmp_path):
         def test_stub(submission):
             """the stub"""
             submission.fit_line([1.0], [1.0])
-    '''), (LAB / "submission.py").read_text(), "--isolation=process")
+    '''), (LAB / "submission.py").read_text(), "--isolation=process", lab=public_lab)
     (test,) = payload["tests"]
     assert test["reason"] == ("not implemented yet (the stub still raises NotImplementedError: "
                               "fixture_lab: fit_line)")
@@ -306,7 +322,7 @@ def test_student_message_drops_pytests_rewrite_explanation():
     assert student_message(AssertionError("assert 1 == 2\n +  where 1 = f()")) == ""
 
 
-def test_invalid_markers_stop_collection_with_one_clear_error(tmp_path):
+def test_invalid_markers_stop_collection_with_one_clear_error(tmp_path, public_lab):
     payload = run_plugin(tmp_path, textwrap.dedent('''
         import pytest
 
@@ -321,7 +337,7 @@ def test_invalid_markers_stop_collection_with_one_clear_error(tmp_path):
         @pytest.mark.time_limit(0)
         def test_b(submission):
             """b"""
-    '''), (LAB / "submission.py").read_text(), "--isolation=process")
+    '''), (LAB / "submission.py").read_text(), "--isolation=process", lab=public_lab)
     log = payload["log"]
     assert "INTERNALERROR" not in log and payload["tests"] == []
     assert "invalid grading markers" in log
@@ -349,3 +365,19 @@ def test_the_graders_heap_is_bounded():
             "try:\n    np.ones(1 << 28)\nexcept MemoryError:\n    print('refused')\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "refused", out.stderr[-2000:]
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="a root grader's refusal")
+def test_a_root_grader_refuses_plain_processes_that_could_read_the_hidden_tests(tmp_path):
+    payload = run_plugin(tmp_path, textwrap.dedent('''
+        import pytest
+
+
+        @pytest.mark.points(1)
+        def test_stub(submission):
+            """the stub"""
+            submission.fit_line([1.0], [1.0])
+    '''), (LAB / "submission.py").read_text(), "--isolation=process")
+    assert payload["tests"] == []
+    assert "isolation 'process' cannot hide files" in payload["log"]
+    assert str(LAB / "instructor") in payload["log"]

@@ -181,3 +181,36 @@ def test_unreadable_by_others_names_the_first_path_others_cannot_read():
     finally:
         shutil.rmtree(folder)
     assert launcher._unreadable_by_others(("/nonexistent/python",)) == "/nonexistent/python"
+
+
+def test_grading_a_lab_is_refused_while_the_uid_could_read_what_tests_grade_against(
+        readable_python, monkeypatch):
+    """Plain processes cannot hide files: a root grader refuses the process level while the
+    sandbox uid could read the lab's instructor/ folder or a graded dataset, and accepts it
+    once both are root-only (as the autograder's setup.sh leaves them)."""
+    monkeypatch.setenv(launcher.WORKER_PYTHON_ENV, readable_python)
+    tmp_path = Path(tempfile.mkdtemp())  # pytest's own temporary folders are root's alone
+    request_cleanup = shutil.rmtree
+    tmp_path.chmod(0o755)
+    lab = tmp_path / "lab"
+    shutil.copytree(Path(__file__).parents[1] / "fixture_lab", lab)
+    for folder in (lab, *[p for p in lab.rglob("*") if p.is_dir()]):
+        folder.chmod(0o755)
+    for file in (p for p in lab.rglob("*") if p.is_file()):
+        file.chmod(0o644)
+    dataset = tmp_path / "dataset"
+    dataset.mkdir(mode=0o755)
+    (dataset / "labels.csv").write_text("6\n")
+    monkeypatch.setattr(launcher, "hidden_paths", lambda: [dataset])
+    spec = SandboxSpec(isolation="process", lab_dir=lab)
+
+    problem = launcher.process_level_problem(spec)
+    assert problem is not None and str(lab / "instructor") in problem and "bubblewrap" in problem
+    (lab / "instructor").chmod(0o700)
+    launcher._readable_by_others.cache_clear()  # a grader probes once per permission set-up
+    problem = launcher.process_level_problem(spec)
+    assert problem is not None and str(dataset) in problem and "chmod -R go-rwx" in problem
+    dataset.chmod(0o700)
+    launcher._readable_by_others.cache_clear()
+    assert launcher.process_level_problem(spec) is None
+    request_cleanup(tmp_path, ignore_errors=True)
