@@ -12,22 +12,22 @@ from grading.report.result import TestResult
 LAB = Path(__file__).parent / "fixture_lab"
 
 
-def test_public_tests_on_the_stub_and_on_the_reference(tmp_path):
-    tests, level = run_public_tests(LAB, isolation="process")
+def test_public_tests_on_the_stub_and_on_the_reference(tmp_path, public_lab):
+    tests, level = run_public_tests(public_lab, isolation="process")
     assert level == "process"
     assert [(t.name, t.status) for t in tests] == [("softmax rows sum to 1", "failed"),
                                                    ("RunningMean starts at 0", "passed")]
     reference = write_submission(reference_submission(LAB), tmp_path / "me")
-    tests, _ = run_public_tests(LAB, reference, isolation="process")
+    tests, _ = run_public_tests(public_lab, reference, isolation="process")
     assert [t.status for t in tests] == ["passed", "passed"]
 
 
-def test_the_labs_conftest_is_its_own_inside_another_pytest_session():
+def test_the_labs_conftest_is_its_own_inside_another_pytest_session(public_lab):
     """This session imported the project's tests/conftest.py; the lab's tests/conftest.py
     must still be imported from the lab (not found in sys.modules under the same name)."""
-    run_public_tests(LAB, isolation="process")
+    run_public_tests(public_lab, isolation="process")
     lab_conftests = [m for m in sys.modules.values()
-                     if str(getattr(m, "__file__", "")).startswith(str(LAB))]
+                     if str(getattr(m, "__file__", "")).startswith(str(public_lab))]
     assert lab_conftests == []  # imported for the run, and forgotten after it
 
 

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -137,19 +135,6 @@ def test_dup_c(submission):
 def test_no_points(submission):
     assert True
 '''
-
-
-@pytest.fixture(scope="module")
-def public_lab():
-    """The fixture lab as a handout has it (no instructor/), in a folder others may read: what
-    plain processes may run as a root grader's unprivileged uid."""
-    folder = Path(tempfile.mkdtemp())
-    folder.chmod(0o755)
-    shutil.copytree(LAB, folder / "fixture_lab", ignore=shutil.ignore_patterns("instructor"))
-    for path in (folder / "fixture_lab").rglob("*"):
-        path.chmod(0o755 if path.is_dir() else 0o644)
-    yield folder / "fixture_lab"
-    shutil.rmtree(folder, ignore_errors=True)
 
 
 def run_plugin(tmp_path: Path, tests: str, submission: str, *extra: str, lab: Path = LAB) -> dict:
