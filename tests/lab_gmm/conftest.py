@@ -3,6 +3,7 @@ lab's fixed modules imported against it."""
 
 from __future__ import annotations
 
+import importlib
 import sys
 import types
 from pathlib import Path
@@ -14,6 +15,7 @@ from grading.examples import reference_lab as lab_with
 from grading.examples import reference_module
 
 LAB_DIR = Path(__file__).resolve().parents[2] / "lab_gmm"
+HIDDEN_DIR = LAB_DIR / "instructor" / "hidden_tests"
 
 
 def load_reference() -> types.ModuleType:
@@ -50,3 +52,13 @@ def lab_module():
     """``lab_module("train")``: see :func:`reference_lab`."""
     with reference_lab() as import_module:
         yield import_module
+
+
+def hidden_module(name: str) -> types.ModuleType:
+    """One of the hidden tests' trusted helper modules (``gmm_reference``, ``student_run``,
+    ``received``, ``em_pipeline``), imported as the hidden tests import them."""
+    sys.path.insert(0, str(HIDDEN_DIR))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.remove(str(HIDDEN_DIR))

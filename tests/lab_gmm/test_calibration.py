@@ -3,27 +3,21 @@ full credit and KMeans (what EM starts from) gets none."""
 
 from __future__ import annotations
 
-import sys
-
+import numpy as np
 import pytest
 from sklearn.cluster import KMeans
 from sklearn.metrics import normalized_mutual_info_score
 
 from grading.scoring import load_rubric
 
-from .conftest import LAB_DIR
+from .conftest import LAB_DIR, hidden_module, load_reference
 
 RUBRIC = load_rubric(LAB_DIR / "instructor" / "rubric.json")
 
 
 @pytest.fixture(scope="module")
 def hidden_helpers():
-    sys.path.insert(0, str(LAB_DIR / "instructor" / "hidden_tests"))
-    try:
-        import gmm_reference
-    finally:
-        sys.path.pop(0)
-    return gmm_reference
+    return hidden_module("gmm_reference")
 
 
 @pytest.mark.slow
@@ -50,3 +44,17 @@ def test_grade_py_states_the_graders_rule(lab_module):
     shown, graded = lab_module("grade").PERFORMANCE, RUBRIC["nmi"]
     assert (shown.floor, shown.target, shown.points) == (graded.floor, graded.target,
                                                          graded.points)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [0, 4])
+def test_graded_pipeline_is_train_fit_models(lab_module, hidden_helpers, seed):
+    """The hidden test drives train.fit_models from the grader (em_pipeline): with the reference
+    as the submission it fits exactly what train.py fits, so the calibration above holds."""
+    X, _ = hidden_helpers.flat_images("train")
+    pca, gmm = lab_module("train").fit_models(X, 50, 10, 100, seed)
+    fitted = hidden_module("em_pipeline").fit_models(load_reference(), X, 50, 10, 100, seed)
+    assert fitted.n_iter == gmm.n_iter_
+    for got, want in ((fitted.components, pca.components), (fitted.mean, pca.mean),
+                      (fitted.means, gmm.means), (fitted.covs, gmm.covs), (fitted.pi, gmm.pi)):
+        np.testing.assert_array_equal(got, want)

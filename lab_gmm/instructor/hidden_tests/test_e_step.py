@@ -7,24 +7,23 @@ from gmm_reference import log_responsibilities, ref
 from problems import (
     SEED,
     call_in_sandbox,
-    describe,
     high_dimensional,
     mixture,
     remote_gmm,
     time_budget,
 )
+from received import received_array, received_tuple
 
 
-def _check_gamma(gamma, n, k):
-    assert isinstance(gamma, np.ndarray), (
-        f"_e_step must return a numpy array of shape ({n}, {k}); it returned {describe(gamma)}")
-    assert gamma.shape == (n, k), (
-        f"_e_step must return gamma of shape (N, K) = ({n}, {k}); it returned {gamma.shape}")
+def _check_gamma(gamma, n, k) -> np.ndarray:
+    """gamma as float64 once it is a real (N, K) = (n, k) array without NaN or inf rows."""
+    gamma = received_array("gamma, the result of _e_step(X)", gamma, (n, k), finite=False)
     bad_rows = int((~np.isfinite(gamma)).any(axis=1).sum())
     assert bad_rows == 0, (
         f"gamma has NaN or infinite values in {bad_rows} of {n} rows. Where every density "
         "underflows to 0, pi_k N(x|k) / sum_j pi_j N(x|j) is 0/0: work with log densities and "
         "subtract the row maximum (log-sum-exp) before exponentiating.")
+    return gamma
 
 
 @pytest.mark.points(4)
@@ -34,9 +33,11 @@ def test_e_step_matches_reference(submission):
     """E-step: responsibilities match the reference (N = 300, D = 4, K = 3)"""
     X, means, covs, pi = mixture(np.random.default_rng(100 + SEED), 300, 4, 3)
     gamma = remote_gmm(submission, means, covs, pi)._e_step(X)
-    _check_gamma(gamma, 300, 3)
-    np.testing.assert_allclose(gamma.sum(axis=1), 1.0, atol=1e-8,
-                               err_msg="each row of gamma must sum to 1")
+    gamma = _check_gamma(gamma, 300, 3)
+    row_error = np.abs(gamma.sum(axis=1) - 1.0).max()
+    assert row_error <= 1e-8, (
+        f"each row of gamma must sum to 1; a row's sum is off by {row_error:.3g}. Divide by "
+        "the row sum (the normalisation over k).")
     expected = np.exp(log_responsibilities(X, means, covs, pi)[0])
     worst = np.abs(gamma - expected).max()
     assert worst < 1e-6, (
@@ -52,7 +53,7 @@ def test_e_step_high_dimension(submission):
     """E-step in high dimension (D = 50, well-separated clusters, points between them)"""
     X, means, covs, pi = high_dimensional(np.random.default_rng(200 + SEED))
     gamma = remote_gmm(submission, means, covs, pi)._e_step(X)
-    _check_gamma(gamma, X.shape[0], len(pi))
+    gamma = _check_gamma(gamma, X.shape[0], len(pi))
     expected = np.exp(log_responsibilities(X, means, covs, pi)[0])
     worst = np.abs(gamma - expected).max()
     assert worst < 1e-6, (
@@ -67,7 +68,9 @@ def test_e_step_keeps_inputs(submission, fixed):
     """E-step leaves X and the parameters unchanged"""
     X, means, covs, pi = mixture(np.random.default_rng(300 + SEED), 200, 3, 2)
     gmm = remote_gmm(submission, means, covs, pi)
-    _, (X_after,) = call_in_sandbox(fixed, gmm._e_step, X)
+    _, args = call_in_sandbox(fixed, gmm._e_step, X)
+    (X_after,) = received_tuple("the arguments of _e_step, read back", args, 1)
+    X_after = received_array("X after _e_step(X)", X_after, X.shape, finite=False)
     assert np.array_equal(X_after, X), "_e_step modified its argument X in place"
     for name, before in (("means", means), ("covs", covs), ("pi", pi)):
         after = getattr(gmm, name)

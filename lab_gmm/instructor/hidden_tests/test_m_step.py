@@ -4,7 +4,8 @@
 import numpy as np
 import pytest
 from gmm_reference import ref
-from problems import SEED, call_in_sandbox, describe, mixture, remote_gmm, time_budget
+from problems import SEED, call_in_sandbox, mixture, remote_gmm, time_budget
+from received import received_array, received_tuple
 
 
 def _reference_m_step(X, gamma):
@@ -13,14 +14,12 @@ def _reference_m_step(X, gamma):
     return model
 
 
-def _parameters(gmm, k, d):
-    values = {name: getattr(gmm, name) for name in ("pi", "means", "covs")}
+def _parameters(gmm, k, d) -> dict[str, np.ndarray]:
+    """self.pi (K,), self.means (K, D), self.covs (K, D, D) read back after _m_step, each a
+    finite real array of exactly that shape (float64)."""
     shapes = {"pi": (k,), "means": (k, d), "covs": (k, d, d)}
-    for name, value in values.items():
-        assert isinstance(value, np.ndarray) and value.shape == shapes[name], (
-            f"after _m_step, self.{name} must be an array of shape {shapes[name]}; it is "
-            f"{describe(value)}")
-    return values
+    return {name: received_array(f"self.{name} after _m_step", getattr(gmm, name), shape)
+            for name, shape in shapes.items()}
 
 
 @pytest.mark.points(4)
@@ -83,7 +82,11 @@ def test_m_step_keeps_inputs(submission, fixed):
     X, means, covs, pi = mixture(rng, 200, 3, 2)
     gamma = rng.dirichlet(np.ones(2), size=200)
     gmm = remote_gmm(submission, means, covs, pi)
-    _, (X_after, gamma_after) = call_in_sandbox(fixed, gmm._m_step, X, gamma)
+    _, args = call_in_sandbox(fixed, gmm._m_step, X, gamma)
+    X_after, gamma_after = received_tuple("the arguments of _m_step, read back", args, 2)
+    X_after = received_array("X after _m_step(X, gamma)", X_after, X.shape, finite=False)
+    gamma_after = received_array("gamma after _m_step(X, gamma)", gamma_after, gamma.shape,
+                                 finite=False)
     assert np.array_equal(X_after, X), "_m_step modified its argument X in place"
     assert np.array_equal(gamma_after, gamma), "_m_step modified its argument gamma in place"
 

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from gmm_reference import flat_images
 from problems import SEED, call_in_sandbox, describe
+from received import received_array, received_tuple
 from sklearn.decomposition import PCA as SklearnPCA
 
 DIM = 20
@@ -33,10 +34,8 @@ def _fitted(submission, X, dim):
         raise AssertionError(
             f"self.components has shape {components.shape}: the eigenvectors are columns. Store "
             f"them as rows, shape (d, D) = ({dim}, {d}) (transpose the selected eigenvectors).")
-    assert components.shape == (dim, d), (
-        f"self.components must have shape (d, D) = ({dim}, {d}); it has {components.shape}")
-    assert isinstance(mean, np.ndarray) and mean.shape == (d,), (
-        f"self.mean must be the mean of X, an array of shape ({d},); it is {describe(mean)}")
+    components = received_array("self.components (d, D) after fit", components, (dim, d))
+    mean = received_array("self.mean (the mean of X) after fit", mean, (d,))
     return pca, components, mean
 
 
@@ -47,20 +46,30 @@ def _fitted(submission, X, dim):
 def test_pca_explained_variance(submission, digits, sklearn_pca):
     """PCA: the variance along each component matches scikit-learn (1,000 digits, d = 20)"""
     _, components, mean = _fitted(submission, digits, DIM)
-    np.testing.assert_allclose(mean, digits.mean(axis=0), atol=1e-10,
-                               err_msg="self.mean must be the mean of X over the samples")
+    off = np.abs(mean - digits.mean(axis=0)).max()
+    assert off < 1e-10, (
+        f"self.mean differs from the mean of X over the samples by up to {off:.3g}: it must be "
+        "X.mean(axis=0), shape (D,)")
     variance = ((digits - digits.mean(axis=0)) @ components.T).var(axis=0, ddof=1)
     want = sklearn_pca.explained_variance_
-    if variance.sum() < 0.5 * want.sum() or (variance[-1] > variance[0] and
-                                              np.all(np.diff(variance) >= 0)):
+    shown = f"{np.round(variance[:5], 4)}..."
+    if variance[-1] > variance[0] and np.all(np.diff(variance) >= 0):
         raise AssertionError(
-            f"the variances along your components are {np.round(variance[:5], 4)}...; expected "
-            f"{np.round(want[:5], 4)}.... np.linalg.eigh returns eigenvalues in ascending order: "
-            "keep the eigenvectors of the d largest, largest first.")
-    worst = np.abs(variance - want).max() / want[0]
-    assert worst < 1e-6, (
-        f"the variances along your components are {np.round(variance[:5], 4)}...; expected "
-        f"{np.round(want[:5], 4)}... (the d directions of largest variance, largest first)")
+            f"the variances along your components are {shown}: they increase from the first "
+            "component to the last. np.linalg.eigh returns eigenvalues in ascending order: keep "
+            "the eigenvectors of the d largest, largest first.")
+    if variance.sum() < 0.5 * want.sum():
+        raise AssertionError(
+            f"the variances along your components are {shown}: less than half of what the d "
+            "directions of largest variance hold. np.linalg.eigh returns eigenvalues in "
+            "ascending order: keep the eigenvectors of the d largest, largest first.")
+    errors = np.abs(variance - want) / want[0]
+    worst = int(np.argmax(errors))
+    assert errors[worst] < 1e-6, (
+        f"the variance along your component {worst} (counted from 0) is off by "
+        f"{errors[worst]:.3g} of the largest eigenvalue (tolerance 1e-6). Your variances: "
+        f"{shown}; component i must be the direction of the i-th largest variance, i.e. the "
+        "eigenvectors of the d largest eigenvalues, largest first.")
 
 
 @pytest.mark.points(3)
@@ -88,8 +97,9 @@ def test_pca_reconstructs_low_rank_data(submission):
     rng = np.random.default_rng(1000 + SEED)
     X = rng.normal(size=(200, 5)) @ rng.normal(size=(5, 30)) + rng.normal(size=30)
     pca, _, _ = _fitted(submission, X, 5)
-    back = pca.inverse_transform(pca.transform(X))
-    worst = np.abs(np.asarray(back) - X).max()
+    Z = received_array("transform(X)", pca.transform(X), (200, 5))
+    back = received_array("inverse_transform(transform(X))", pca.inverse_transform(Z), X.shape)
+    worst = np.abs(back - X).max()
     assert worst < 1e-8, f"inverse_transform(transform(X)) differs from X by up to {worst:.3g}"
 
 
@@ -100,5 +110,7 @@ def test_pca_keeps_input(submission, fixed):
     """PCA.fit leaves X unchanged"""
     X = np.random.default_rng(1100 + SEED).normal(size=(100, 12)) + 3.0
     pca = submission.PCA(4)
-    _, (X_after,) = call_in_sandbox(fixed, pca.fit, X)
+    _, args = call_in_sandbox(fixed, pca.fit, X)
+    (X_after,) = received_tuple("the arguments of PCA.fit, read back", args, 1)
+    X_after = received_array("X after PCA.fit(X)", X_after, X.shape, finite=False)
     assert np.array_equal(X_after, X), "PCA.fit modified its argument X in place"

@@ -6,12 +6,10 @@ pixels, and a GMM whose component k sits on block k (k < 10) with a unit varianc
 above or below the background tells whether the image is a random draw or the mean.
 """
 
-import io
-
 import numpy as np
 import pytest
-from PIL import Image
 from problems import remote_gmm
+from received import received_png
 
 from grading.rpc.errors import StudentError
 
@@ -64,21 +62,7 @@ class _Sampler:
         except StudentError:
             raise AssertionError(f"sample_from_gmm(gmm, pca, {label}, path) saved no file at "
                                  "path/gmm_sample.png") from None
-        assert isinstance(data, bytes) and len(data) < 1 << 20, "gmm_sample.png is too large"
-        Image.MAX_IMAGE_PIXELS = 1 << 20
-        try:
-            image = Image.open(io.BytesIO(data))
-            image.load()
-        except Exception as exc:  # noqa: BLE001 - any decoding failure is the student's file
-            raise AssertionError(f"gmm_sample.png is not a readable image ({exc})") from None
-        assert image.format == "PNG", f"gmm_sample.png is a {image.format} file, not a PNG"
-        assert image.mode == "L", (
-            f"the image has mode {image.mode!r}; a grey-scale [H, W] uint8 array gives mode 'L'. "
-            "Convert with .astype(np.uint8) before Image.fromarray.")
-        assert image.size == (SIDE, SIDE), (
-            f"the image is {image.size[0]} x {image.size[1]} pixels; expected 28 x 28 "
-            "(reshape the 784 pixels to [28, 28])")
-        return np.asarray(image, dtype=np.float64).reshape(-1)
+        return received_png("gmm_sample.png", data, (SIDE, SIDE)).reshape(-1)
 
 
 def _block_levels(pixels: np.ndarray) -> np.ndarray:
