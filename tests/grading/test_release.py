@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -143,8 +144,19 @@ def test_git_checkout_ships_tracked_files_only(repo, tmp_path):
 # ------------------------------------------------------------------ the handout runs
 
 
-def test_public_tests_and_grade_run_in_the_handout(repo, tmp_path):
-    out = tmp_path / "handout"
+@pytest.fixture
+def readable_tmp():
+    """A temporary folder others may read (pytest's own are root's alone)."""
+    folder = Path(tempfile.mkdtemp())
+    folder.chmod(0o755)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_public_tests_and_grade_run_in_the_handout(repo, readable_tmp):
+    """As a student runs them: plain processes (as a root grader's unprivileged uid, which must
+    be able to read the handout: it holds nothing to hide)."""
+    out = readable_tmp / "handout"
     build(repo, out)
     env = {**os.environ, "PYTHONPATH": str(out), "PYTHONDONTWRITEBYTECODE": "1"}
     where = subprocess.run([sys.executable, "-c", "import grading, common; "
