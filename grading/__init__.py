@@ -2,4 +2,4 @@
 a sandboxed worker reached through a safe RPC proxy. See DESIGN.md, "The trusted-evaluator
 architecture"."""
 
-GRADER_VERSION = "0.1.0"
+GRADER_VERSION = "0.2.0"
