@@ -15,6 +15,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
@@ -95,11 +96,19 @@ def forget_modules_under(folder: Path) -> None:
             del sys.modules[name]
 
 
+class TestRun(NamedTuple):
+    """What one pytest run of a lab's tests on one submission found."""
+
+    tests: list[TestResult]
+    isolation: str  # the level actually used
+    log: str  # what pytest printed
+    notes: str  # for the top of the feedback (a submission that does not import)
+
+
 def run_hidden_tests(lab_dir: Path, submission: Path, isolation: str, preload: str,
-                     threads: int, tests_dir: Path | None = None
-                     ) -> tuple[list[TestResult], str, str]:
+                     threads: int, tests_dir: Path | None = None) -> TestRun:
     """Run the tests in ``tests_dir`` (default: ``lab_dir/instructor/hidden_tests``) on
-    ``submission``; return (tests, isolation level used, pytest's log)."""
+    ``submission``."""
     hidden = tests_dir or lab_dir / "instructor" / "hidden_tests"
     with tempfile.TemporaryDirectory(prefix="grader-") as tmp:
         out_json = Path(tmp) / "tests.json"
@@ -114,7 +123,7 @@ def run_hidden_tests(lab_dir: Path, submission: Path, isolation: str, preload: s
             raise RuntimeError(f"the hidden tests could not be collected or run (pytest exit "
                                f"code {int(code)}):\n{log[-3000:]}")
     tests = [TestResult.from_dict(t) for t in payload["tests"]]
-    return tests, payload["isolation"], log
+    return TestRun(tests, payload["isolation"], log, str(payload.get("notes", "")))
 
 
 def _run_pytest(lab_dir: Path, hidden: Path, extra: list[str]) -> tuple[int, str]:
@@ -176,14 +185,15 @@ def grade_submission(lab_dir: Path, submission: Path, out_dir: Path | None = Non
         digest = content_hash(files)
         try:
             require_unprivileged_workers(SandboxSpec(lab_dir=lab_dir, isolation=level))
-            tests, level_used, _ = run_hidden_tests(lab_dir, submission, level, preload, threads)
+            run = run_hidden_tests(lab_dir, submission, level, preload, threads)
         except RuntimeError as exc:
             result = SubmissionResult.from_error(error=f"grader failure: {exc}", tests=manual,
                                                  content_hash=digest, **common)
         else:
-            common["isolation"] = level_used
-            result = SubmissionResult(tests=tests + manual, content_hash=digest,
-                                      execution_time=time.monotonic() - clock, **common)
+            common["isolation"] = run.isolation
+            result = SubmissionResult(tests=run.tests + manual, content_hash=digest,
+                                      execution_time=time.monotonic() - clock,
+                                      output=run.notes, **common)
     if out_dir is not None:
         write_outputs(result, Path(out_dir))
     return result

@@ -47,6 +47,7 @@ from grading.session import (
 
 DEFAULT_TIME_LIMIT_S = 60.0
 GRADER_MARGIN_S = 60.0  # the grader's own work in a test, beyond the sandbox's wall backstop
+NOT_IMPORTED = "not run: submission.py does not import (the note at the top says why)"
 MARKERS = (
     "points(n): points of the test, all or nothing unless it records partial credit",
     "visibility(level): visible, after_due_date, after_published or hidden",
@@ -114,6 +115,7 @@ class GradingRun:
     current: SubmissionSession | None = None
     isolation_used: str | None = None
     imports: ImportOutcome = field(default_factory=ImportOutcome)
+    notes: str = ""  # for the top of the feedback: why the submission does not import
 
     def pool_for(self, lab_dir: Path) -> WorkerPool:
         if lab_dir not in self.pools:
@@ -175,7 +177,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         return
     run.close()
     if config.option.grading_json:
-        payload = {"isolation": run.isolation_used or run.isolation,
+        payload = {"isolation": run.isolation_used or run.isolation, "notes": run.notes,
                    "tests": [t.to_dict() for t in run.results]}
         atomic_write_text(config.option.grading_json, json.dumps(payload, indent=1))
 
@@ -409,10 +411,25 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         score = points * min(max(fraction, 0.0), 1.0)
         if score < points:
             reason = "partial credit: the result is below the full-credit target"
+    elif run.imports.error is not None and call.excinfo.value is run.imports.error:
+        score = 0.0
+        if not run.notes:  # the import error once, at the top, instead of in every test
+            reason, _, extra = _explain_failure(call.excinfo.value)
+            run.notes = "\n".join(part for part in (
+                f"submission.py does not import, so no test that uses it could run: {reason}",
+                extra, output) if part)
+        reason, output = NOT_IMPORTED, ""
     else:
         score = 0.0
         reason, received, extra = _explain_failure(call.excinfo.value)
         output = "\n".join(part for part in (extra, output) if part)
+    if not report.passed and isinstance(call.excinfo.value, SandboxError):
+        # what the student reads under pytest: their own traceback and output, not ours
+        report.longrepr = "\n\n".join(part for part in (reason, output) if part)
+    elif not report.passed and output:
+        report.sections.append(("output of your code", output))
+    elif output and item.config.getoption("capture", "fd") == "no":
+        print(f"\n[output of your code]\n{output}", flush=True)
     name = _unique_name(_test_name(item), item, {t.name for t in run.results})
     run.results.append(TestResult(
         name=name,

@@ -87,8 +87,9 @@ def performance(args: GradeArgs) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    tests, isolation = run_public_tests(LAB_DIR, Path(args.submission).resolve())
-    print(format_test_results(tests))
+    run = run_public_tests(LAB_DIR, Path(args.submission).resolve())
+    tests, isolation = run.tests, run.isolation
+    print(format_test_results(tests, run.notes))
     passed = sum(t.status == "passed" for t in tests)
     print(f"\n{passed} of {len(tests)} public checks passed (isolation: {isolation})\n")
     if not args.skip_performance:

@@ -167,9 +167,10 @@ def main(argv=None) -> dict:
     if not args.skip_tests:
         from grading.public import format_test_results, run_public_tests
 
-        tests, isolation = run_public_tests(LAB_DIR)
+        run = run_public_tests(LAB_DIR)
+        tests, isolation = run.tests, run.isolation
         print(f"---- public tests (isolation: {isolation}) ----")
-        print(format_test_results(tests))
+        print(format_test_results(tests, run.notes))
         summary["public_tests_passed"] = all(t.status == "passed" for t in tests)
     print(f"---- clustering of the 1,000 test digits ({'PCA' if cfg.use_pca else 'AE'}-"
           f"{cfg.embedding_dim if cfg.use_pca else 2} embedding) ----")

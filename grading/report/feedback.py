@@ -1,8 +1,9 @@
 """Render a :class:`SubmissionResult` as Markdown feedback for the student (``feedback.md``).
 
-Layout: a header (lab, autograder score, points graded by hand, isolation level), a table of
-every row, then one section per row that lost points with the reason, expected and received
-values, the hint and the captured output.
+Layout: a header (lab, autograder score, points graded by hand, isolation level), the grader's
+note when there is one (why the submission does not import, once), a table of every row, then
+one section per row that lost points, most points lost first, with the reason, expected and
+received values, the hint and the captured output.
 
 Everything that may come from student code (captured output, received values, exception
 messages in reasons) is escaped: inline text gets backslash escapes, blocks go in a backtick
@@ -152,8 +153,13 @@ def render_feedback(result: SubmissionResult, *, reveal_all: bool = False) -> st
     """The Markdown feedback for ``result``; ``reveal_all=True`` also explains rows that are
     hidden or not yet released (for TAs)."""
     result.validate()
-    lines = _header(result, reveal_all) + _table(result)
-    lost = [t for t in result.tests if t.lost_points]
+    lines = _header(result, reveal_all)
+    extra = result.output.strip()
+    if extra:  # e.g. why the submission does not import: once, before the tests
+        lines += ["## Read this first", "", fenced(truncate_text(clean_text(extra), OUTPUT_CAP)),
+                  ""]
+    lines += _table(result)
+    lost = sorted((t for t in result.tests if t.lost_points), key=lambda t: t.score - t.max_score)
     shown = [t for t in lost if not _withheld(t, reveal_all)]
     withheld = [t for t in lost if _withheld(t, reveal_all)]
     if shown:
@@ -168,9 +174,6 @@ def render_feedback(result: SubmissionResult, *, reveal_all: bool = False) -> st
         lines.append("")
     if not lost and result.status == "graded" and result.graded_tests:
         lines += ["All autograded tests passed.", ""]
-    extra = result.output.strip()
-    if extra:
-        lines += ["## Grader notes", "", fenced(truncate_text(clean_text(extra), OUTPUT_CAP)), ""]
     return "\n".join(lines).rstrip("\n") + "\n"
 
 

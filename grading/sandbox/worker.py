@@ -254,9 +254,12 @@ def _error_dict(exc: BaseException) -> dict:
     type_name = type(exc).__name__[:200]
     try:
         frames = [f for f in traceback.extract_tb(exc.__traceback__)
-                  if not os.path.abspath(f.filename).startswith(WORKER_FILES)]
+                  if not os.path.abspath(f.filename).startswith(WORKER_FILES)
+                  and not f.filename.startswith("<frozen ")]  # the import machinery's
         text = "".join(traceback.format_list(frames))
         text += "".join(traceback.format_exception_only(type(exc), exc))
+        # "submission.py", as the student knows it, not "/scratch/submission.py"
+        text = text.replace(os.path.join(os.getcwd(), ""), "")
     except Exception:  # noqa: BLE001 - e.g. a __notes__ property that raises
         text = f"{type_name}: <the traceback could not be shown>\n"
     if len(text) > TRACEBACK_CHARS:

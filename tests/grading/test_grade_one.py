@@ -22,6 +22,7 @@ from grading.grade_one import (
     manual_rows,
     run_hidden_tests,
 )
+from grading.pytest_plugin import NOT_IMPORTED
 from grading.sandbox.launcher import bwrap_works, choose_isolation
 
 HERE = Path(__file__).parent
@@ -64,6 +65,25 @@ def test_the_blank_stub_gets_nothing_and_is_told_why(blank):
     assert all(t.reason.startswith("not implemented yet (the stub still raises "
                                    "NotImplementedError: fixture_lab: ") for t in auto)
     assert "NotImplementedError" in (out / "feedback.md").read_text()
+
+
+def test_a_submission_that_does_not_import_is_told_once_at_the_top(tmp_path):
+    """One mistake, one message: the SyntaxError with its line once, before the tests; every
+    test says it did not run, without repeating it."""
+    broken = reference_submission(LAB) + "\n\ndef oops(:\n    pass\n"
+    submission = write_submission(broken, tmp_path / "carol")
+    result = grade_submission(LAB, submission, tmp_path / "out")
+    auto = [t for t in result.tests if t.kind != "manual"]
+    assert result.score == 0 and all(t.reason == NOT_IMPORTED for t in auto)
+    line = broken.splitlines().index("def oops(:") + 1
+    assert "SyntaxError" in result.output and f"submission.py, line {line}" in result.output
+    assert "/scratch" not in result.output and "<frozen" not in result.output
+    feedback = (tmp_path / "out" / "feedback.md").read_text()
+    assert feedback.count("def oops(:") == 1
+    assert feedback.index("## Read this first") < feedback.index("## Tests")
+    gradescope = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert "SyntaxError" in gradescope["output"]
+    assert not any("SyntaxError" in test["output"] for test in gradescope["tests"])
 
 
 def test_results_json_follows_the_gradescope_schema(reference, blank):
@@ -159,7 +179,7 @@ def test_two_labs_with_same_named_test_files_are_graded_with_their_own_tests(tmp
     submission = write_submission(reference_submission(LAB), tmp_path / "sub")
     names, levels = {}, {}
     for name, lab in labs.items():
-        tests, levels[name], _ = run_hidden_tests(lab, submission, "auto", "numpy", 1)
+        tests, levels[name], _, _ = run_hidden_tests(lab, submission, "auto", "numpy", 1)
         names[name] = [t.name for t in tests]
     assert levels["lab_one"] == choose_isolation("auto")  # lab two's test starts no worker
     assert len(names["lab_one"]) == 5 and names["lab_two"] == ["only in lab two"]

@@ -13,12 +13,12 @@ LAB = Path(__file__).parent / "fixture_lab"
 
 
 def test_public_tests_on_the_stub_and_on_the_reference(tmp_path, public_lab):
-    tests, level = run_public_tests(public_lab, isolation="process")
+    tests, level, _, _ = run_public_tests(public_lab, isolation="process")
     assert level == "process"
     assert [(t.name, t.status) for t in tests] == [("softmax rows sum to 1", "failed"),
                                                    ("RunningMean starts at 0", "passed")]
     reference = write_submission(reference_submission(LAB), tmp_path / "me")
-    tests, _ = run_public_tests(public_lab, reference, isolation="process")
+    tests = run_public_tests(public_lab, reference, isolation="process").tests
     assert [t.status for t in tests] == ["passed", "passed"]
 
 
@@ -39,7 +39,21 @@ def test_format_table_aligns_columns():
                                   "b            10/10"]
 
 
-def test_format_test_results_cuts_long_reasons():
-    tests = [TestResult(name="t", max_score=2, score=0.5, status="failed", reason="r" * 200)]
-    (_, _, row) = format_test_results(tests).splitlines()
-    assert row.startswith("t      0.5/2   failed  ") and row.endswith("r" * 70)
+def test_format_test_results_keeps_whole_reasons_wrapped_to_the_width():
+    reason = "NotImplementedError: lab_sae: topk_activation " + "word " * 40
+    tests = [TestResult(name="t", max_score=2, score=0.5, status="failed", reason=reason),
+             TestResult(name="u", max_score=1, score=1, status="passed")]
+    text = format_test_results(tests, width=60)
+    table, why = text.split("\n\n")
+    assert table.splitlines()[2].startswith("t      0.5/2   failed")
+    assert all(len(line) <= 60 for line in why.splitlines())
+    assert " ".join(why.split()) == "why: - t: " + " ".join(reason.split())  # nothing cut
+    assert "u:" not in why
+
+
+def test_format_test_results_puts_the_import_note_first_once():
+    tests = [TestResult(name=n, max_score=1, score=0, status="failed", reason="not run")
+             for n in ("a", "b")]
+    text = format_test_results(tests, "submission.py does not import: SyntaxError", width=80)
+    assert text.startswith("submission.py does not import: SyntaxError\n\n")
+    assert text.count("SyntaxError") == 1

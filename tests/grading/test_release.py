@@ -171,7 +171,7 @@ def test_public_tests_and_grade_run_in_the_handout(repo, readable_tmp):
     assert "1 failed, 1 passed" in output, output  # RunningMean() starts at 0 in the stub too
     assert "NotImplementedError" in output and f"{LAB}: softmax" in output, output
     grade = ("from pathlib import Path; from grading.public import run_public_tests; "
-             f"tests, level = run_public_tests(Path('{LAB}'), isolation='process'); "
+             f"tests, level, _, _ = run_public_tests(Path('{LAB}'), isolation='process'); "
              "print(level); [print(t.status, t.reason) for t in tests]")
     done = subprocess.run([sys.executable, "-c", grade], cwd=out, env=env,
                           capture_output=True, text=True, timeout=300)

@@ -134,9 +134,20 @@ def test_all_passed_feedback():
     assert "What to fix" not in text and "Written answers" not in text
 
 
-def test_grader_notes_are_fenced():
+def test_the_graders_note_comes_first_fenced():
     result = submission([TestResult("test_a", 1, 1, "passed")], output="worker restarted once")
-    assert "## Grader notes\n\n```text\nworker restarted once\n```" in render_feedback(result)
+    text = render_feedback(result)
+    assert "## Read this first\n\n```text\nworker restarted once\n```" in text
+    assert text.index("Read this first") < text.index("## Tests")
+
+
+def test_what_to_fix_starts_with_the_most_points_lost():
+    result = submission([TestResult("small", 1, 0, "failed", reason="r1"),
+                         TestResult("big", 5, 1, "failed", reason="r2"),
+                         TestResult("middle", 2, 0, "failed", reason="r3")])
+    text = render_feedback(result)
+    fix = text[text.index("## What to fix"):]
+    assert fix.index("`big`") < fix.index("`middle`") < fix.index("`small`")
 
 
 # ------------------------------------------------------------------ safety
