@@ -2,13 +2,13 @@
 # Loops over samples and components in Python: right, but far too slow at N = 20,000.
 def _e_step_looping(self, X):
     n, d = X.shape
-    inv = [np.linalg.inv(c) for c in self.covs]
     log_det = [np.linalg.slogdet(c)[1] for c in self.covs]
     log_w = np.empty((n, self.n_components))
     for i in range(n):
         for k in range(self.n_components):
             diff = X[i] - self.means[k]
-            log_w[i, k] = (np.log(self.pi[k]) - 0.5 * (diff @ inv[k] @ diff + log_det[k]
+            maha = diff @ np.linalg.solve(self.covs[k], diff)  # a solve per sample and component
+            log_w[i, k] = (np.log(self.pi[k]) - 0.5 * (maha + log_det[k]
                                                       + d * np.log(2 * np.pi)))
     log_w -= log_w.max(axis=1, keepdims=True)
     gamma = np.exp(log_w)

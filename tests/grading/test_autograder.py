@@ -77,7 +77,8 @@ def test_no_lab_zip_leaks_and_setup_locks_what_the_sandbox_must_not_read(lab_dir
     marker; what the sandbox uid may read passes the release's leak scan; setup.sh makes the
     lab's instructor/ folder and every dataset of grading/hidden_data.py root-only."""
     lab = lab_dir.name
-    build_autograder(lab_dir, tmp_path / "a.zip")
+    built = build_autograder(lab_dir, tmp_path / "a.zip")
+    assert built.warnings == []  # e.g. hidden tests that would need the solution to run
     contents = zip_contents(tmp_path / "a.zip")
     assert not [n for n in contents if n.endswith(("/solution.py", "/handout_allow.txt"))]
     solution = (lab_dir / "instructor" / "solution.py").read_bytes()

@@ -3,7 +3,7 @@
 
 import numpy as np
 import pytest
-from gmm_reference import log_responsibilities, ref
+from gmm_reference import log_responsibilities
 from problems import (
     SEED,
     call_in_sandbox,
@@ -87,9 +87,7 @@ def test_e_step_speed(submission, sandbox_cpu):
     rng = np.random.default_rng(400 + SEED)
     X, means, covs, pi = mixture(rng, 20_000, 50, 10, spread=1.0)
     gmm = remote_gmm(submission, means, covs, pi)
-    model = ref.GMM(10, 50)
-    model.means, model.covs, model.pi = means, covs, pi
-    budget = time_budget(lambda: model._e_step(X))
+    budget = time_budget(lambda: np.exp(log_responsibilities(X, means, covs, pi)[0]))
     gmm._e_step(X[:100])  # warm-up
     with sandbox_cpu() as used:
         gamma = gmm._e_step(X)

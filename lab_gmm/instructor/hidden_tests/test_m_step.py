@@ -1,17 +1,19 @@
 """Hidden tests of GMM._m_step (10 points)."""
 
 
+import types
+
 import numpy as np
 import pytest
-from gmm_reference import ref
+from gmm_reference import m_step
 from problems import SEED, call_in_sandbox, mixture, remote_gmm, time_budget
 from received import received_array, received_tuple
 
 
 def _reference_m_step(X, gamma):
-    model = ref.GMM(gamma.shape[1], X.shape[1])
-    model._m_step(X, gamma)
-    return model
+    """The grader's M-step as an object with the attributes the lab's GMM has."""
+    pi, means, covs = m_step(X, gamma)
+    return types.SimpleNamespace(pi=pi, means=means, covs=covs)
 
 
 def _parameters(gmm, k, d) -> dict[str, np.ndarray]:
