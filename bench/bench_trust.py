@@ -2,8 +2,9 @@
 grader stays bounded while it grades the adversarial corpus.
 
 * fairness: a slow-but-correct lab_gmm submission (the reference with an M-step that loops over
-  the samples, about 100x slower, so EM takes tens of seconds) graded 3 times on an idle machine
-  and 3 times with two CPU burners on the host (one per core). Goal: the same score every time.
+  samples and components, so the clustering test's EM takes tens of seconds of CPU) graded 3
+  times on an idle machine and 3 times with two CPU burners on the host (one per core). Goal:
+  the same score every time.
 * adversarial batch: every case of the adversarial corpus (``tests/grading/adversarial``),
   graded two at a time, each in its own ``grade-one`` process as the batch does; wall time of
   the whole batch and the largest peak RSS of a grader process (the sandboxes not included).
@@ -33,15 +34,16 @@ CORPUS = REPO_ROOT / "tests" / "grading" / "adversarial"
 
 SLOW_M_STEP = '''
 def _m_step_per_sample(self, X, gamma):
-    """Right, but loops over the samples: about 100x a vectorised M-step."""
+    """Right, but loops over samples and components: one outer product per pair."""
     n, d = X.shape
     nk = gamma.sum(axis=0)
     self.pi = nk / n
     self.means = (gamma.T @ X) / nk[:, None]
     covs = np.zeros((self.n_components, d, d))
     for i in range(n):
-        diffs = X[i] - self.means
-        covs += gamma[i][:, None, None] * (diffs[:, :, None] * diffs[:, None, :])
+        for k in range(self.n_components):
+            diff = X[i] - self.means[k]
+            covs[k] += gamma[i, k] * np.outer(diff, diff)
     self.covs = covs / nk[:, None, None] + 1e-6 * np.eye(d)
 
 
