@@ -6,6 +6,11 @@
 * ``lab_fixed``: the lab's own fixed modules (``network.py``, ``data.py``) loaded in the
   grader from the repository, to rebuild networks and data with trusted code.
 * ``toy``: ``fixed("toy_problem")``, the lab's problem wrappers built in the worker.
+
+The trusted helper modules beside this file are importable: ``reference`` (exact answers),
+``selection_checks`` (what comes back from the sandbox is checked before use) and
+``selection_run`` (the graded run, driven from here). The grader's own torch work runs on one
+thread.
 """
 
 from __future__ import annotations
@@ -64,19 +69,11 @@ def toy(fixed):
     return fixed("toy_problem")
 
 
-def as_flat(value, name: str, size: int) -> np.ndarray:
-    """A flat float64 vector of ``size`` numbers from what the worker returned."""
-    if not isinstance(value, torch.Tensor | np.ndarray):
-        raise AssertionError(f"{name} must give back a tensor; got {type(value).__name__}")
-    array = np.asarray(value.detach() if isinstance(value, torch.Tensor) else value,
-                       dtype=np.float64).reshape(-1)
-    if array.shape != (size,):
-        raise AssertionError(f"{name} must give back {size} numbers (shaped like the "
-                             f"parameters); got {array.size}")
-    if not np.isfinite(array).all():
-        raise AssertionError(f"{name} gave back NaN or infinite values")
-    return array
-
-
-def relative_error(received: np.ndarray, expected: np.ndarray) -> float:
-    return float(np.linalg.norm(received - expected) / max(np.linalg.norm(expected), 1e-300))
+@pytest.fixture(scope="session", autouse=True)
+def one_grader_thread():
+    """The grader's own torch work on one thread: on a small machine a second thread spins
+    against the sandboxed worker (which computes on one) instead of helping."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -8,8 +8,8 @@ float64 parameters sent from here.
 import numpy as np
 import pytest
 import torch
-from conftest import as_flat, relative_error
 from reference import dense_gauss_newton, dense_hessian, reference_hvp
+from selection_checks import flat_vector, relative_error
 
 TINY_NETS = {
     "tanh MLP": ("mlp", dict(num_layers=3, input_shape=(5,), inter_dim=4, num_classes=3,
@@ -45,7 +45,7 @@ def test_hvp_matches_dense_hessian(submission, toy, fixed, lab_fixed, name):
     H = dense_hessian(net, X, y, theta).numpy()
     for seed in (1, 2):
         v = np.random.default_rng(seed).normal(size=len(theta))
-        got = as_flat(problem.product(torch.tensor(v)), "hessian_vector_product", len(v))
+        got = flat_vector(problem.product(torch.tensor(v)), "hessian_vector_product", len(v))
         error = relative_error(got, H @ v)
         assert error <= 1e-8, f"relative error {error:.2e} against the dense Hessian (<= 1e-8)"
 
@@ -61,7 +61,7 @@ def test_hvp_on_a_large_network_twice_on_one_graph(submission, toy, fixed, lab_f
     problem, net, X, y, theta = _setup(toy, fixed, lab_fixed, "mlp", kwargs, n_samples=32,
                                        scale=0.05)
     v = torch.tensor(np.random.default_rng(3).normal(size=len(theta)))
-    got = as_flat(problem.product(v, reuse_graph=True, repeat=2), "hessian_vector_product",
+    got = flat_vector(problem.product(v, reuse_graph=True, repeat=2), "hessian_vector_product",
                   len(theta))
     error = relative_error(got, reference_hvp(net, X, y, v).numpy())
     assert error <= 1e-8, f"relative error {error:.2e} against the reference H v (<= 1e-8)"
@@ -77,7 +77,7 @@ def test_gauss_newton_equals_hessian_for_softmax_regression(submission, toy, fix
     problem, net, X, y, theta = _setup(toy, fixed, lab_fixed, "mlp", kwargs, n_samples=20)
     H = dense_hessian(net, X, y, theta).numpy()
     v = np.random.default_rng(4).normal(size=len(theta))
-    got = as_flat(problem.product(torch.tensor(v), gauss_newton=True),
+    got = flat_vector(problem.product(torch.tensor(v), gauss_newton=True),
                   "gauss_newton_vector_product", len(v))
     error = relative_error(got, H @ v)
     assert error <= 1e-8, (f"relative error {error:.2e}: for a linear model G = H exactly "
@@ -95,7 +95,7 @@ def test_gauss_newton_matches_dense_on_a_nonlinear_network(submission, toy, fixe
     G = dense_gauss_newton(net, X, y, theta).numpy()
     H = dense_hessian(net, X, y, theta).numpy()
     v = np.random.default_rng(5).normal(size=len(theta))
-    got = as_flat(problem.product(torch.tensor(v), gauss_newton=True),
+    got = flat_vector(problem.product(torch.tensor(v), gauss_newton=True),
                   "gauss_newton_vector_product", len(v))
     error = relative_error(got, G @ v)
     if error > 1e-8 and relative_error(got, H @ v) <= 1e-8:

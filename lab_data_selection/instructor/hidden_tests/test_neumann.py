@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 from reference import neumann_reference
+from selection_checks import describe, returned
 
 from grading.rpc.errors import StudentError
 
@@ -26,14 +27,17 @@ def _split(v: np.ndarray) -> list[torch.Tensor]:
     return [torch.tensor(v[:6].reshape(3, 2)), torch.tensor(v[6:])]
 
 
-def _neumann(submission, toy, H, v, K, alpha) -> np.ndarray:
+def _neumann(submission, toy, H, v, K, alpha, finite: bool = True) -> np.ndarray:
+    """The student's alpha * sum (I - alpha H)^j v, checked and flattened to float64 (12,)."""
     out = submission.neumann_inverse_hvp(toy.DenseOperator(H, SHAPES), _split(v), K, alpha)
-    ok = isinstance(out, list | tuple) and len(out) == 2 and all(
-        isinstance(t, torch.Tensor) and tuple(t.shape) == s for t, s in zip(out, SHAPES,
-                                                                            strict=True))
-    assert ok, ("neumann_inverse_hvp must return a list of tensors shaped like the vector "
-                f"{SHAPES}; got {type(out).__name__}")
-    return np.concatenate([np.asarray(t.detach(), dtype=np.float64).reshape(-1) for t in out])
+    if type(out) not in (list, tuple) or len(out) != len(SHAPES):
+        raise AssertionError(f"neumann_inverse_hvp must return a list of {len(SHAPES)} tensors "
+                             f"shaped like the vector {SHAPES}; received {describe(out)}.")
+    parts = [returned(t, f"tensor {i} of neumann_inverse_hvp's list", shape=shape,
+                      finite=finite, hint="Return one tensor per tensor of the vector, each "
+                                          "of its shape.")
+             for i, (t, shape) in enumerate(zip(out, SHAPES, strict=True))]
+    return np.concatenate([t.detach().numpy().astype(np.float64).reshape(-1) for t in parts])
 
 
 @pytest.mark.points(4)
@@ -79,7 +83,7 @@ def test_neumann_reports_divergence(submission, toy, factor):
     v = np.random.default_rng(3).normal(size=12)
     alpha = factor / LAMBDA_MAX
     try:
-        got = _neumann(submission, toy, H, v, 100, alpha)
+        got = _neumann(submission, toy, H, v, 100, alpha, finite=False)
     except StudentError as exc:
         if exc.type_name != "NeumannDivergenceError":
             raise

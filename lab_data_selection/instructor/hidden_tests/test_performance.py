@@ -1,12 +1,13 @@
 """Hidden tests of performance on MNIST (partial credit).
 
-The lab's fixed pipeline (``train.graded_run``: learned weights with the student's functions,
-default settings) runs in the worker on a reduced problem: 100 pool images per digit of the
-embedded MNIST sample (1,000 images, 20% target digits 6 and 7), the 200 validation 6s and 7s,
-10 epochs. It returns the trained network's parameters and the learned weights; the worker never
-sees the 200 held-out test 6s and 7s. Here the grader computes their logits with its own copy of
-the network code, trains the uniform-weights baseline with the same budget (trusted code) and
-scores
+The graded run (``train.graded_run``'s loop with the default settings: learned weights with the
+student's functions) on a reduced problem: 100 pool images per digit of the embedded MNIST
+sample (1,000 images, 20% target digits 6 and 7), the 200 validation 6s and 7s, 10 epochs. The
+grader drives it itself (``selection_run``): its own network, batches, optimisers and schedule,
+asking the worker only for the student's hypergradient and weighted-loss gradient at each step,
+so that nothing the submission does to the lab's pipeline changes what is trained. The worker
+never sees the 200 held-out test 6s and 7s. The grader also trains the uniform-weights baseline
+with the same budget (trusted code) and scores
 
 * the held-out loss ratio: CE of the learned run / CE of the uniform run on the test 6s and 7s
   (full credit at <= 0.9, that is at least 10% lower; none at 1.0);
@@ -18,8 +19,8 @@ import os
 
 import numpy as np
 import pytest
-import torch
-from reference import BASELINE, uniform_baseline
+from reference import uniform_baseline
+from selection_run import learned_run, network_logits
 
 SEED = int(os.environ.get("LAB_DATA_SELECTION_GRADER_SEED", "0"))
 TARGETS = (6, 7)
@@ -31,34 +32,21 @@ def _data(lab_fixed):
     return lab_fixed("data").selection_data(TARGETS).subset(PER_DIGIT)
 
 
-def _graded(submission, fixed, lab_fixed) -> dict:
-    """The worker's run (once per submission; a failure is remembered and raised again)."""
+def _graded(submission, fixed, lab_fixed):
+    """The grader-driven learned run (once per submission; a failure is remembered and raised
+    again by the second test)."""
     key = id(submission)
     if key not in _RUNS:
-        d = _data(lab_fixed)
         try:
-            out = fixed("train").graded_run(d.train_images, d.train_labels, d.val_images,
-                                            d.val_labels, list(TARGETS), EPOCHS, SEED)
-            _RUNS[key] = ("ok", out)
+            run = learned_run(fixed, lab_fixed("network"), lab_fixed("data").normalise,
+                              _data(lab_fixed), EPOCHS, SEED)
+            _RUNS[key] = ("ok", run)
         except Exception as exc:  # noqa: BLE001 - replayed to the second test
             _RUNS[key] = ("error", exc)
     status, value = _RUNS[key]
     if status == "error":
         raise value
     return value
-
-
-def _array(out, name, shape) -> np.ndarray:
-    value = out.get(name) if isinstance(out, dict) else None
-    if isinstance(value, torch.Tensor):
-        value = value.numpy()
-    if not isinstance(value, np.ndarray) or value.shape != shape:
-        raise AssertionError(f"the graded run must give back {name} of shape {shape}; got "
-                             f"{type(value).__name__}")
-    if not np.isfinite(value).all():
-        raise AssertionError(f"the graded run gave back NaN or infinite {name}: your "
-                             "hypergradients probably blew the weights or the network up")
-    return value.astype(np.float64)
 
 
 def _cross_entropy(logits: np.ndarray, labels: np.ndarray) -> float:
@@ -74,21 +62,20 @@ def _cross_entropy(logits: np.ndarray, labels: np.ndarray) -> float:
                   "hypergradient and the alpha scaling of your Neumann series first.")
 def test_learned_weights_lower_the_held_out_loss(submission, fixed, lab_fixed, rubric, credit):
     """Held-out loss on the 6s and 7s with learned weights vs uniform weights (partial credit)"""
-    out = _graded(submission, fixed, lab_fixed)
+    run = _graded(submission, fixed, lab_fixed)
     d = _data(lab_fixed)
-    try:
-        logits = lab_fixed("network").network_logits(
-            BASELINE["network"], out.get("network") if isinstance(out, dict) else None,
-            lab_fixed("data").normalise(d.test_images))
-    except ValueError as exc:
-        raise AssertionError(f"the graded run gave back an unusable network: {exc}") from None
+    logits = network_logits(run.network, lab_fixed("data").normalise(d.test_images))
+    if not np.isfinite(logits).all():
+        raise AssertionError("the network trained with your weights gives NaN or infinite "
+                             "logits: your hypergradients or weighted-loss gradients blew it up")
     learned = _cross_entropy(logits, d.test_labels)
     baseline = uniform_baseline(lab_fixed("network"), lab_fixed("data").normalise, d, EPOCHS,
                                 SEED)
     uniform = _cross_entropy(baseline, d.test_labels)
     credit.partial("test_loss_ratio", learned / uniform, rubric)
     credit.explain(received=f"held-out loss {learned:.4f} with your learned weights, "
-                            f"{uniform:.4f} with uniform weights (ratio {learned / uniform:.3f})")
+                            f"{uniform:.4f} with uniform weights (ratio {learned / uniform:.3f}); "
+                            f"{run.divergences} Neumann divergence(s)")
 
 
 @pytest.mark.points(10)
@@ -97,9 +84,9 @@ def test_learned_weights_lower_the_held_out_loss(submission, fixed, lab_fixed, r
                   "If they go elsewhere, your hypergradient points the wrong way.")
 def test_top_weights_hold_the_target_digits(submission, fixed, lab_fixed, rubric, credit):
     """Share of 6s and 7s among the top-100 weights over their base rate (partial credit)"""
-    out = _graded(submission, fixed, lab_fixed)
+    run = _graded(submission, fixed, lab_fixed)
     d = _data(lab_fixed)
-    weights = _array(out, "weights", (len(d.train_labels),))
+    weights = run.sample_weights()
     top = np.argsort(-weights, kind="stable")[:TOP_K]
     is_target = np.isin(d.train_labels, TARGETS)
     enrichment = float(is_target[top].mean() / is_target.mean())

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 from reference import weighted_loss_reference
+from selection_checks import describe, returned
 
 
 def _batch(seed: int, size: int = 16):
@@ -12,11 +13,14 @@ def _batch(seed: int, size: int = 16):
 
 
 def _value(submission, losses, log_weights) -> float:
-    out = submission.weighted_train_loss(torch.tensor(losses), torch.tensor(log_weights))
-    assert isinstance(out, torch.Tensor) and out.numel() == 1, (
-        f"weighted_train_loss must return a scalar tensor; got "
-        f"{type(out).__name__} {tuple(getattr(out, 'shape', ()))}")
-    return float(out)
+    """The student's weighted loss of float64 (B,) losses and log-weights, as a float."""
+    out = returned(submission.weighted_train_loss(torch.tensor(losses), torch.tensor(log_weights)),
+                   "weighted_train_loss", max_size=1, finite=False,
+                   hint="Return a scalar tensor (the weighted sum), computed with torch.")
+    if out.numel() != 1:
+        raise AssertionError(f"weighted_train_loss must return a scalar tensor; received "
+                             f"{describe(out)}.")
+    return float(out.reshape(-1)[0])
 
 
 @pytest.mark.points(3)
@@ -30,11 +34,12 @@ def test_weighted_loss_values(submission):
         expected, _, _ = weighted_loss_reference(losses, log_weights)
         got = _value(submission, losses, log_weights)
         assert got == pytest.approx(expected, rel=1e-9), (
-            f"batch {seed}: expected {expected:.6f}, got {got:.6f}")
+            f"batch {seed} of 16 losses: your weighted loss {got:.6f} is not the "
+            f"softmax(log_weights)-weighted sum of the losses (relative tolerance 1e-9)")
     losses, _ = _batch(7)
     got = _value(submission, losses, np.full(len(losses), 0.3))
     assert got == pytest.approx(losses.mean(), rel=1e-9), (
-        f"equal log-weights must give the mean loss {losses.mean():.6f}; got {got:.6f}")
+        f"equal log-weights must give the plain mean of the losses; got {got:.6f}")
 
 
 @pytest.mark.points(2)
@@ -53,7 +58,9 @@ def test_weighted_loss_shift_invariant_and_stable(submission):
     big[2] = 1000.0
     got = _value(submission, losses, big)
     assert np.isfinite(got) and got == pytest.approx(losses[2], rel=1e-9), (
-        f"with one log-weight of 1000 the loss is that sample's loss {losses[2]:.6f}; got {got}")
+        f"with one log-weight of 1000 (the others near 0) all the weight goes to that sample, "
+        f"so the loss is that sample's own loss; got {got}. Subtract the maximum log-weight "
+        f"before exp (torch.softmax does it).")
 
 
 @pytest.mark.points(3)
@@ -63,10 +70,17 @@ def test_weighted_loss_shift_invariant_and_stable(submission):
 def test_weighted_loss_gradients(submission, toy):
     """weighted_train_loss: gradients with respect to the losses and to the log-weights"""
     losses, log_weights = _batch(5)
-    _, d_losses, d_logw = toy.weighted_loss_gradients(torch.tensor(losses),
-                                                      torch.tensor(log_weights))
+    out = toy.weighted_loss_gradients(torch.tensor(losses), torch.tensor(log_weights))
+    if type(out) is not tuple or len(out) != 3:
+        raise AssertionError(f"the gradients of weighted_train_loss could not be read: "
+                             f"received {describe(out)}")
+    hint = "Keep everything in torch operations so that autograd reaches both arguments."
+    d_losses, d_logw = (returned(g, f"d loss / d {what}", shape=(len(losses),), hint=hint)
+                        for g, what in zip(out[1:], ("losses", "log_weights"), strict=True))
     _, w, expected_logw = weighted_loss_reference(losses, log_weights)
-    np.testing.assert_allclose(np.asarray(d_losses), w, rtol=1e-8, atol=1e-12,
-                               err_msg="d loss / d l_i must be the weight w_i")
-    np.testing.assert_allclose(np.asarray(d_logw), expected_logw, rtol=1e-8, atol=1e-12,
-                               err_msg="d loss / d lambda_i must be w_i (l_i - loss)")
+    for got, expected, what in ((d_losses, w, "d loss / d l_i must be the weight w_i"),
+                                (d_logw, expected_logw,
+                                 "d loss / d lambda_i must be w_i (l_i - loss)")):
+        got = got.numpy().astype(np.float64)
+        wrong = int((np.abs(got - expected) > 1e-12 + 1e-8 * np.abs(expected)).sum())
+        assert wrong == 0, f"{what}: {wrong} of {len(losses)} entries differ"
