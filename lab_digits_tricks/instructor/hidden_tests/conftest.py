@@ -9,18 +9,27 @@
   submission's source, by component; ``no_shortcut(component)`` fails a test on them.
 * ``compare_here``: the lab's ``compare.py`` loaded in the grader, to run torch's reference
   implementations on the same inputs.
+
+The trusted helper modules beside this file (``digits_checks``: what comes back from the
+sandbox is checked before use; ``digits_run``: the performance runs) are made importable.
 """
 
 from __future__ import annotations
 
 import ast
 import importlib.util
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from common.data import load_digits_split
+
+HERE = str(Path(__file__).resolve().parent)
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
 
 FORBIDDEN = {
     "optimizers": ("torch.optim.SGD", "torch.optim.Adam", "torch.optim.AdamW",
@@ -153,3 +162,13 @@ def recording_split(fixed, digits):
                                             digits.y_val, *test)
 
     return build
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_grader_thread():
+    """The grader's own torch work on one thread: on a small machine a second thread spins
+    against the sandboxed worker (which computes on one) instead of helping."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

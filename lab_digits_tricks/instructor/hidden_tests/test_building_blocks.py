@@ -11,6 +11,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from digits_checks import describe, returned
 
 SHAPES = ((64, 100), (100, 50), (50, 10), (300, 120))  # (fan_in, fan_out) of nn.Linear
 SAMPLES = 20_000  # weights drawn per shape: the variance is then known to about 0.6%
@@ -21,9 +22,12 @@ def _draw(fixed, init, fan_in, fan_out, **kwargs):
     """Weights and bias of a fresh nn.Linear(fan_in, fan_out) after ``init``."""
     layer = fixed("torch").nn.Linear(fan_in, fan_out)
     init(layer, **kwargs)
-    weight, bias = layer.weight, layer.bias
-    assert weight.shape == (fan_out, fan_in), (
-        f"the weight of nn.Linear({fan_in}, {fan_out}) changed shape to {tuple(weight.shape)}")
+    where = f"nn.Linear({fan_in}, {fan_out})"
+    weight = returned(layer.weight, f"the weight of {where} after the init",
+                      shape=(fan_out, fan_in), dtype=torch.float32,
+                      hint="Fill the weight in place; keep its shape and dtype.")
+    bias = returned(layer.bias, f"the bias of {where} after the init", shape=(fan_out,),
+                    dtype=torch.float32, hint="Set the bias to 0 in place.")
     return weight.detach().double().numpy(), bias.detach().double().numpy()
 
 
@@ -108,7 +112,9 @@ def test_inits_work_with_apply_and_follow_the_seed(submission, fixed, no_shortcu
         model = submission.MLP(batch_norm=True)
         model.apply(init)
         bn = model.net[1]
-        weight, bias = bn.weight, bn.bias
+        weight, bias = (returned(getattr(bn, key), f"the BatchNorm1d {key} after "
+                                 f"model.apply({name})", shape=(100,), dtype=torch.float32)
+                        for key in ("weight", "bias"))
         assert np.all(weight.detach().numpy() == 1) and np.all(bias.detach().numpy() == 0), (
             f"model.apply({name}) changed the BatchNorm1d parameters (weight should stay 1, "
             "bias 0); only nn.Linear layers should be initialised")
@@ -133,14 +139,25 @@ def _batches(n_batches=5, size=16, seed=0):
 
 
 def _close(name, got, expected, atol=1e-5, rtol=1e-5):
+    """``got`` (from the worker) checked against ``expected``'s shape, then compared; the
+    message gives the largest difference only."""
     assert got is not None, f"{name}: got None (no gradient reached it?)"
-    got, expected = torch.as_tensor(got).double(), expected.double()
-    assert got.shape == expected.shape, (
-        f"{name}: shape {tuple(got.shape)}, expected {tuple(expected.shape)}")
+    got = returned(got, name, shape=tuple(expected.shape), finite=False,
+                   hint="Keep the shape of the input.").double()
+    expected = expected.double()
     diff = (got - expected).abs()
     if not bool((diff <= atol + rtol * expected.abs()).all()):
         raise AssertionError(f"{name} differs from torch.nn.BatchNorm1d's by up to "
                              f"{float(diff.max()):.3g}")
+
+
+def _run(value, what):
+    """compare.forward_backward's result from the worker: a dict with its four entries."""
+    if type(value) is not dict or {"out", "grad_input", "grads", "buffers"} - set(value) or \
+            type(value["grads"]) is not dict:
+        raise AssertionError(f"running {what} forward and backward gave {describe(value)}; "
+                             "do not change the lab's compare.py")
+    return value
 
 
 @pytest.mark.points(4)
@@ -156,7 +173,8 @@ def test_batchnorm_training_forward_and_backward(submission, fixed, compare_here
     x = _batches(1)[0]
     grad_out = torch.randn(x.shape, generator=torch.Generator().manual_seed(1))
     for eps in (1e-5, 0.5):
-        mine = run(submission.BatchNorm1d(FEATURES, eps=eps), x, grad_out)
+        mine = _run(run(submission.BatchNorm1d(FEATURES, eps=eps), x, grad_out),
+                    "BatchNorm1d")
         ref = compare_here.forward_backward(torch.nn.BatchNorm1d(FEATURES, eps=eps), x, grad_out)
         at = f" (eps={eps})"
         _close("the output" + at, mine["out"], ref["out"])
@@ -231,7 +249,8 @@ def test_dropout_eval_is_identity(submission, no_shortcut):
     for p in (0.2, 0.5, 0.9):
         layer = _dropout(submission, p)
         layer.eval()
-        out = layer(x)
+        out = returned(layer(x), f"Dropout({p}) in eval mode", shape=tuple(x.shape),
+                       finite=False)
         assert torch.equal(out, x), f"Dropout({p}) in eval mode changed its input"
 
 
@@ -246,8 +265,10 @@ def test_dropout_training_scaling(submission, fixed, no_shortcut):
     x = torch.randn(400, 250, generator=torch.Generator().manual_seed(5))
     x[x.abs() < 1e-3] = 1.0
     for p in (0.2, 0.5, 0.8):
-        result = run(_dropout(submission, p), x)
-        out, grad = result["out"], result["grad_input"]
+        result = _run(run(_dropout(submission, p), x), f"Dropout({p})")
+        out = returned(result["out"], f"Dropout({p})'s output", shape=tuple(x.shape),
+                       dtype=torch.float32)
+        grad = result["grad_input"]
         kept = out != 0
         fraction = 1 - float(kept.double().mean())
         assert abs(fraction - p) < 0.01, (
@@ -257,6 +278,8 @@ def test_dropout_training_scaling(submission, fixed, no_shortcut):
             f"Dropout({p}): kept entries should equal x / (1 - p) = x * {1 / (1 - p):.4g}; "
             f"got ratios around {float((out[kept] / x[kept]).mean()):.4g}")
         assert grad is not None, f"Dropout({p}): no gradient reached the input"
+        grad = returned(grad, f"Dropout({p})'s input gradient", shape=tuple(x.shape),
+                        dtype=torch.float32)
         expected_grad = kept.to(x.dtype) / (1 - p)
         assert torch.allclose(grad, expected_grad, rtol=1e-5, atol=1e-6), (
             f"Dropout({p}): the gradient should be mask / (1 - p); got something else")
@@ -270,18 +293,21 @@ def test_dropout_edge_cases_and_seed(submission, fixed, no_shortcut):
     """Dropout: p = 0 and p = 1, and masks that follow torch.manual_seed"""
     no_shortcut("dropout")
     x = torch.randn(30, 20, generator=torch.Generator().manual_seed(6))
-    assert torch.equal(_dropout(submission, 0.0)(x), x), "Dropout(0.0) in training mode " \
-                                                        "changed its input"
-    out = _dropout(submission, 1.0)(x)
+    shape = tuple(x.shape)
+    same = returned(_dropout(submission, 0.0)(x), "Dropout(0.0)'s output", shape=shape,
+                    finite=False)
+    assert torch.equal(same, x), "Dropout(0.0) in training mode changed its input"
+    out = returned(_dropout(submission, 1.0)(x), "Dropout(1.0)'s output", shape=shape,
+                   finite=False)
     assert torch.equal(out, torch.zeros_like(x)), (
         "Dropout(1.0) in training mode should return zeros (no NaN or inf)")
     torch_remote = fixed("torch")
     layer = _dropout(submission, 0.5)
     torch_remote.manual_seed(7)
-    first = layer(x)
+    first = returned(layer(x), "Dropout(0.5)'s output", shape=shape, finite=False)
     torch_remote.manual_seed(7)
-    second = layer(x)
-    third = layer(x)
+    second = returned(layer(x), "Dropout(0.5)'s output", shape=shape, finite=False)
+    third = returned(layer(x), "Dropout(0.5)'s output", shape=shape, finite=False)
     assert torch.equal(first, second), (
         "two Dropout masks after torch.manual_seed(7) differ; draw the mask from torch")
     assert not torch.equal(second, third), "two calls in a row gave the same Dropout mask"

@@ -2,7 +2,10 @@
 
 The worker steps the student's optimiser with the lab's ``compare.optimizer_trajectory``; the
 grader steps torch.optim on the same initial parameters and gradients and compares every step:
-float64 to 1e-10 over 200 steps, float32 to 1e-6 over 10 steps.
+float64 to 1e-10 over 200 steps, float32 to 1e-6 over 10 steps. The first steps of the first
+setting are also taken a second way, from here: the student's optimiser over an ``nn.Linear``'s
+weight, its gradient set by ``compare.forward_backward`` and ``step()`` called through the proxy;
+both ways must agree, so a replaced ``optimizer_trajectory`` does not go unnoticed.
 
 PYTEST_DONT_REWRITE: the assertion messages are written for the student as they are.
 """
@@ -13,9 +16,11 @@ import itertools
 
 import pytest
 import torch
+from digits_checks import describe, returned
 
 STEPS = 200
 TOL64, TOL32 = 1e-10, 1e-6
+DIRECT_STEPS = 2  # steps of the first setting also taken directly from the grader
 
 
 def _product(**options) -> list[dict]:
@@ -40,22 +45,64 @@ def _describe(name: str, options: dict) -> str:
     return f"{name}({', '.join(f'{k}={v}' for k, v in options.items())})"
 
 
+def _trajectory(value, reference, label):
+    """The worker's trajectory, checked against the reference's structure: a list of plain
+    tensors with the reference's shapes and dtypes (values may be anything: compared next)."""
+    if type(value) is not list or len(value) != len(reference):
+        raise AssertionError(f"{label}: the trajectory must be a list of {len(reference)} "
+                             f"tensors; got {describe(value)}")
+    return [returned(a, f"{label}: parameter {i}'s trajectory", shape=tuple(b.shape),
+                     dtype=b.dtype, finite=False, hint="Update the parameters in place.")
+            for i, (a, b) in enumerate(zip(value, reference, strict=True))]
+
+
+def _direct_steps(fixed, student_class, param, grads, steps, options, label, group=None):
+    """``param`` after each of the first ``steps`` steps of ``student_class``, stepped from
+    here: the optimiser holds the weight of a bias-free nn.Linear (a (rows, cols) view of
+    ``param``), ``compare.forward_backward`` on the identity input sets its gradient, and the
+    student's ``step()`` runs through the proxy. Shapes: param (...), grads (steps, ...).
+    ``group``: the options of the parameter's group (a dict like ``groups[0]``), if any."""
+    torch_w = fixed("torch")
+    rows, cols = (param.shape if param.dim() == 2 else (1, param.numel()))
+    layer = torch_w.nn.Linear(cols, rows, bias=False, dtype=param.dtype)
+    torch_w.nn.utils.vector_to_parameters(param.reshape(-1).clone(), layer.parameters())
+    if group is None:
+        optimizer = student_class(layer.parameters(), **options)
+    else:
+        own = {key: value for key, value in group.items() if key != "params"}
+        optimizer = student_class([{**own, "params": layer.parameters()}], **options)
+    forward_backward = fixed("compare").forward_backward
+    eye = torch.eye(cols, dtype=param.dtype)
+    after = []
+    for t in range(steps):
+        optimizer.zero_grad()
+        g = grads[t].reshape(rows, cols)
+        result = forward_backward(layer, eye, g.T.contiguous())  # d(sum(W^T * g^T))/dW = g
+        grads_set = result.get("grads") if type(result) is dict else None
+        got = grads_set.get("weight") if type(grads_set) is dict else None
+        got = returned(got, f"{label}: the gradient set for a direct step", shape=(rows, cols),
+                       dtype=param.dtype)
+        if not torch.equal(got, g):
+            raise AssertionError(f"{label}: the lab's compare.forward_backward no longer sets "
+                                 "the gradients it is given; do not change the lab's files")
+        optimizer.step()
+        weight = returned(layer.weight, f"{label}: the parameter after a direct step",
+                          shape=(rows, cols), dtype=param.dtype, finite=False)
+        after.append(weight.detach().reshape(param.shape))
+    return after
+
+
 def _compare(fixed, compare_here, student_class, reference_class, name, combos, *,
              dtype=torch.float64, steps=STEPS, tol=TOL64, groups=None, seed=0):
     params, grads = compare_here.random_problem(steps, dtype=dtype, seed=seed)
     runner = fixed("compare").optimizer_trajectory
-    for options in combos:
+    for index, options in enumerate(combos):
         label = _describe(name, options) + (" with two parameter groups" if groups else "")
-        mine = runner(student_class, params, grads, groups=groups, **options)
         ref = compare_here.optimizer_trajectory(reference_class, params, grads, groups=groups,
                                                 **options)
-        assert isinstance(mine, list) and len(mine) == len(ref), (
-            f"{label}: the trajectory has the wrong structure")
+        mine = _trajectory(runner(student_class, params, grads, groups=groups, **options), ref,
+                           label)
         for i, (a, b) in enumerate(zip(mine, ref, strict=True)):
-            assert isinstance(a, torch.Tensor) and a.shape == b.shape, (
-                f"{label}: parameter {i} changed shape or type")
-            assert a.dtype == b.dtype, (
-                f"{label}: a {b.dtype} parameter became {a.dtype}; update it in place")
             bad = ~((a - b).abs() <= tol + tol * b.abs())
             if bad.any():
                 first = int(bad.reshape(len(bad), -1).any(dim=1).nonzero()[0])
@@ -66,6 +113,17 @@ def _compare(fixed, compare_here, student_class, reference_class, name, combos, 
                     f"{label}: parameter {i}{frozen} differs from torch.optim."
                     f"{reference_class.__name__} from step {first} on (tolerance {tol:g}; "
                     f"largest difference {worst:.3g} over {steps} steps)")
+        if index == 0:  # parameter 0 (in the first group, when there are groups)
+            direct = _direct_steps(fixed, student_class, params[0], grads[0],
+                                   min(DIRECT_STEPS, steps), options, label,
+                                   group=groups[0] if groups else None)
+            for t, value in enumerate(direct):
+                if not torch.allclose(value, mine[0][t + 1], rtol=tol, atol=tol,
+                                      equal_nan=True):
+                    raise AssertionError(
+                        f"{label}: step {t + 1} of your optimiser, taken directly, differs from "
+                        f"the same step in compare.optimizer_trajectory; the lab's compare.py "
+                        f"must stay as it is")
 
 
 @pytest.mark.points(3)

@@ -3,32 +3,34 @@ matrix and the misclassified list; fit_model, determinism, sample_config and ran
 test accuracy of the submission's own training (partial credit).
 
 Expected values come from the grader (the MLP's weights read back and evaluated here with
-torch; sklearn's confusion matrix). Splits are ``data.RecordingSplit`` objects built in the
-worker: they record every field the submission reads, so the grader can check that the test
-split is never looked at. Performance runs hold no test data in the worker at all: the grader
-sends the test *inputs* to the trained model and scores its predictions here.
+torch; sklearn's confusion matrix); feedback shows what the submission returned, never them.
+Splits are ``data.RecordingSplit`` objects built in the worker: they record every field the
+submission reads, so the grader can check that the test split is never looked at (and, with a
+read of its own, that the record still works). Performance runs are put together by the grader
+from the student's building blocks (``digits_run``), hold no test data in the worker at all,
+and are scored here with the grader's own forward pass of the trained parameters.
 
 PYTEST_DONT_REWRITE: the assertion messages are written for the student as they are.
 """
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 import torch
+from digits_checks import describe, number, returned
+from digits_run import checked_history, train_with_student_blocks
 from sklearn.metrics import confusion_matrix as sk_confusion_matrix
 
 N_ROWS = 200
+N_PARAMS = 64 * 100 + 100 + 100 * 50 + 50 + 50 * 10 + 10  # MLP(dropout=0.5)
 
 
-def _as_array(value, what):
-    if isinstance(value, torch.Tensor):
-        value = value.detach().numpy()
-    assert isinstance(value, np.ndarray), f"{what} must return an ndarray; got " \
-                                          f"{type(value).__name__}"
-    return value
+def _as_array(value, what, shape, dtype="float"):
+    """What ``what`` returned, checked (an ndarray, or a tensor, of ``shape`` and ``dtype``)."""
+    kind = "tensor" if type(value) is torch.Tensor else "ndarray"
+    value = returned(value, what, kind=kind, shape=shape, dtype=dtype)
+    return value.detach().numpy() if kind == "tensor" else value
 
 
 @pytest.fixture
@@ -36,7 +38,9 @@ def untrained(submission, fixed, digits):
     """An MLP with dropout 0.5 built in the worker, the same network rebuilt here, and data."""
     fixed("torch").manual_seed(0)
     model = submission.MLP(dropout=0.5)
-    vector = fixed("torch.nn.utils").parameters_to_vector(model.parameters()).detach()
+    vector = returned(fixed("torch.nn.utils").parameters_to_vector(model.parameters()),
+                      "the parameters of MLP(dropout=0.5)", shape=(N_PARAMS,),
+                      dtype=torch.float32).detach()
     here = torch.nn.Sequential(torch.nn.Linear(64, 100), torch.nn.ReLU(),
                                torch.nn.Linear(100, 50), torch.nn.ReLU(),
                                torch.nn.Linear(50, 10))
@@ -55,30 +59,30 @@ def test_predict_proba_and_evaluate_model(submission, fixed, untrained):
     """predict_proba and evaluate_model use eval mode and agree with the network"""
     model, X, y, logits = untrained
     model.train()
-    probs = _as_array(submission.predict_proba(model, X), "predict_proba")
-    assert probs.shape == (N_ROWS, 10), f"predict_proba returned shape {probs.shape}, " \
-                                        f"expected ({N_ROWS}, 10)"
+    probs = _as_array(submission.predict_proba(model, X), "predict_proba", (N_ROWS, 10))
     expected = torch.softmax(logits, dim=1).numpy()
-    again = _as_array(submission.predict_proba(model, X), "predict_proba")
+    again = _as_array(submission.predict_proba(model, X), "predict_proba", (N_ROWS, 10))
     assert np.array_equal(probs, again), (
         "two predict_proba calls on the same model gave different probabilities: dropout is "
         "still active (use model.eval())")
-    np.testing.assert_allclose(probs, expected, atol=1e-5, err_msg=(
-        "predict_proba is not the softmax of the network's output in eval mode"))
+    off = int((np.abs(probs - expected) > 1e-5).sum())
+    assert off == 0, (f"predict_proba is not the softmax of the network's output in eval mode "
+                      f"({off} of {probs.size} probabilities differ)")
     assert model.training, "predict_proba left the model in eval mode; restore training mode"
     loss_fn = fixed("torch").nn.CrossEntropyLoss()
     result = submission.evaluate_model(model, X, y, loss_fn)
-    assert isinstance(result, tuple | list) and len(result) == 2, (
-        f"evaluate_model must return (loss, accuracy); got {result!r:.100}")
-    loss, accuracy = (float(v) for v in result)
+    assert type(result) in (tuple, list) and len(result) == 2, (
+        f"evaluate_model must return (loss, accuracy); got {describe(result)}")
+    loss, accuracy = (number(v, f"evaluate_model's {what}")
+                      for v, what in zip(result, ("loss", "accuracy"), strict=True))
     expected_loss = float(torch.nn.functional.cross_entropy(logits, torch.as_tensor(y)))
     expected_accuracy = float((logits.argmax(dim=1).numpy() == y).mean())
     assert abs(loss - expected_loss) < 1e-4, (
-        f"evaluate_model's loss is {loss:.6f}; the mean cross-entropy in eval mode is "
-        f"{expected_loss:.6f}")
+        f"evaluate_model's loss is {loss:.6f}, not the mean cross-entropy of the network in "
+        f"eval mode (dropout off)")
     assert abs(accuracy - expected_accuracy) < 1e-6, (
-        f"evaluate_model's accuracy is {accuracy:.4f}; expected {expected_accuracy:.4f} (a "
-        "fraction in [0, 1])")
+        f"evaluate_model's accuracy is {accuracy:.4f}, not the fraction of correct argmax "
+        f"predictions in eval mode (a fraction in [0, 1])")
     assert model.training, "evaluate_model left the model in eval mode; restore training mode"
 
 
@@ -94,12 +98,9 @@ def test_confusion_matrix_matches_sklearn(submission):
     cases = [(y_true, y_pred, 10), (y_true[y_true < 5], y_pred[y_true < 5] % 5, 10),
              (rng.integers(0, 3, 40), rng.integers(0, 3, 40), 3)]
     for a, b, k in cases:
-        got = _as_array(submission.confusion_matrix(a, b, num_classes=k), "confusion_matrix")
+        got = _as_array(submission.confusion_matrix(a, b, num_classes=k), "confusion_matrix",
+                        (k, k), dtype="int")
         expected = sk_confusion_matrix(a, b, labels=np.arange(k))
-        assert got.shape == (k, k), f"confusion_matrix returned shape {got.shape}; " \
-                                    f"expected ({k}, {k})"
-        assert np.issubdtype(got.dtype, np.integer), (
-            f"confusion_matrix must hold integer counts; got dtype {got.dtype}")
         if np.array_equal(got, expected.T) and not np.array_equal(got, expected):
             raise AssertionError("confusion_matrix is transposed: rows must be the true "
                                  "class, columns the predicted class")
@@ -119,23 +120,27 @@ def test_misclassified_samples(submission, untrained):
     pred = probs.argmax(axis=1)
     wrong = np.flatnonzero(pred != y)
     samples = submission.misclassified_samples(model, X, y)
-    assert isinstance(samples, list), (
-        f"misclassified_samples must return a list of dicts; got {type(samples).__name__}")
-    for sample in samples[:3]:
-        assert isinstance(sample, dict) and {"index", "true", "pred", "prob"} <= set(sample), (
-            f"each item must be a dict with index, true, pred, prob; got {sample!r:.120}")
-    indices = [int(s["index"]) for s in samples]
+    assert type(samples) is list and len(samples) <= len(y), (
+        f"misclassified_samples must return a list of at most {len(y)} dicts (one per wrong "
+        f"prediction); got {describe(samples)}")
+    for sample in samples:
+        assert type(sample) is dict and {"index", "true", "pred", "prob"} <= set(sample), (
+            f"each item must be a dict with index, true, pred, prob; got {describe(sample)}")
+    indices = [int(number(s["index"], "a sample's index")) for s in samples]
     assert indices == wrong.tolist(), (
-        f"expected {len(wrong)} misclassified samples in index order (first indices "
-        f"{wrong[:5].tolist()}); got {len(indices)} (first {indices[:5]})")
+        f"you listed {len(indices)} misclassified samples (first indices {indices[:5]}); list "
+        f"every sample whose predicted class (argmax of predict_proba) differs from its label, "
+        f"in index order")
     for s in samples:
         i = int(s["index"])
-        assert int(s["true"]) == y[i] and int(s["pred"]) == pred[i], (
-            f"sample {i}: expected true {y[i]}, pred {pred[i]}; got true {s['true']}, "
-            f"pred {s['pred']}")
-        assert abs(float(s["prob"]) - probs[i, pred[i]]) < 1e-5, (
-            f"sample {i}: prob should be the probability of the predicted class, "
-            f"{probs[i, pred[i]]:.4f}; got {float(s['prob']):.4f}")
+        true, pred_i = number(s["true"], "true"), number(s["pred"], "pred")
+        assert true == y[i] and pred_i == pred[i], (
+            f"sample {i}: you gave true {true:g} and pred {pred_i:g}; true is its label, pred "
+            f"the argmax of predict_proba")
+        prob = number(s["prob"], "prob")
+        assert abs(prob - probs[i, pred[i]]) < 1e-5, (
+            f"sample {i}: prob should be the probability of the predicted class; you gave "
+            f"{prob:.4f}")
 
 
 KEYS = ("train_loss", "train_acc", "val_loss", "val_acc")
@@ -152,23 +157,36 @@ SEARCH_SPACE = {"optimizer": ["momentum", "adam"], "lr": ("loguniform", 1e-3, 1e
 
 
 def _check_history(history, epochs):
-    assert isinstance(history, dict), f"fit_model must return a dict; got " \
-                                      f"{type(history).__name__}"
-    missing = [k for k in KEYS if k not in history]
-    assert not missing, f"the history has no {', '.join(missing)} (keys: {sorted(history)})"
-    for key in KEYS:
-        values = history[key]
-        assert len(values) == epochs, f"history[{key!r}] has {len(values)} values; expected " \
-                                      f"one per epoch ({epochs})"
-        assert all(math.isfinite(float(v)) for v in values), f"history[{key!r}] holds NaN/inf"
-    for key in ("train_acc", "val_acc"):
-        assert all(0 <= float(v) <= 1 for v in history[key]), (
-            f"history[{key!r}] must hold fractions in [0, 1]; got {history[key][:3]}")
+    """fit_model's history, checked (see digits_run.checked_history)."""
+    return checked_history(history, epochs)
 
 
 def _test_reads_message(reads, what):
     return (f"{what} read the test split ({', '.join(reads)}); training and model selection "
             "may use only X_train, y_train, X_val and y_val")
+
+
+def _names(value, what) -> list[str]:
+    """A list of field names from the worker's split (its record of reads), checked."""
+    if type(value) is not list or len(value) > 100_000 or not all(type(name) is str
+                                                                  for name in value):
+        raise AssertionError(f"the split's record of reads was tampered with while {what} ran "
+                             f"(it gave {describe(value)})")
+    return value
+
+
+def _reads(split, what) -> tuple[set[str], list[str]]:
+    """(the fields read, the test fields read) by ``what``, from the worker's split, after
+    checking that its record still works: the grader reads ``X_test`` itself, which must show
+    up (a record that stays empty whatever is read would hide the submission's reads)."""
+    read = set(_names(split.accessed(), what))
+    reads = _names(split.test_reads(), what)
+    split.X_test  # noqa: B018 - the grader's own read
+    log = _names(split.accessed(), what)
+    if not log or log[-1] != "X_test" or "X_test" not in _names(split.test_reads(), what):
+        raise AssertionError(f"the split's record of reads was tampered with while {what} "
+                             "ran: it no longer records the reads of the test split")
+    return read, reads
 
 
 @pytest.mark.points(4)
@@ -184,10 +202,10 @@ def test_fit_model_history(submission, fixed, recording_split):
     model = submission.MLP()  # torch's own init and Adam: this test depends on fit_model only
     optimizer = torch_remote.optim.Adam(model.parameters(), lr=1e-3)
     loss_fn = torch_remote.nn.CrossEntropyLoss()
-    history = submission.fit_model(model, loss_fn, optimizer, 8, split, batch_size=64, seed=0)
-    _check_history(history, 8)
-    assert split.test_reads() == [], _test_reads_message(split.test_reads(), "fit_model")
-    read = set(split.accessed())
+    history = _check_history(submission.fit_model(model, loss_fn, optimizer, 8, split,
+                                                  batch_size=64, seed=0), 8)
+    read, reads = _reads(split, "fit_model")
+    assert reads == [], _test_reads_message(reads, "fit_model")
     assert {"X_train", "y_train", "X_val", "y_val"} <= read, (
         f"fit_model must train on split.X_train / y_train and validate on split.X_val / y_val "
         f"(it read only {sorted(read) or 'nothing'})")
@@ -196,10 +214,13 @@ def test_fit_model_history(submission, fixed, recording_split):
         f"got {history['val_acc'][-1]:.3f}")
     assert history["train_loss"][-1] < history["train_loss"][0], "the training loss did not " \
                                                                  "decrease"
-    loss, accuracy = submission.evaluate_model(model, split.X_val, split.y_val, loss_fn)
-    assert abs(float(accuracy) - float(history["val_acc"][-1])) < 1e-6, (
+    result = submission.evaluate_model(model, split.X_val, split.y_val, loss_fn)
+    assert type(result) in (tuple, list) and len(result) == 2, (
+        f"evaluate_model must return (loss, accuracy); got {describe(result)}")
+    accuracy = number(result[1], "evaluate_model's accuracy")
+    assert abs(accuracy - history["val_acc"][-1]) < 1e-6, (
         f"history['val_acc'][-1] = {history['val_acc'][-1]:.4f} but evaluate_model on the "
-        f"validation split after training gives {float(accuracy):.4f}")
+        f"validation split after training gives {accuracy:.4f}")
 
 
 @pytest.mark.points(2)
@@ -210,7 +231,8 @@ def test_training_is_deterministic_under_a_seed(submission, recording_split):
     """the same seed gives the same history (init, shuffling, dropout); another seed does not"""
     split = recording_split(with_test=False)
     config = {"optimizer": "adam", "lr": 1e-3, "init": "he", "dropout": 0.3}
-    runs = [submission.train_config(config, split, 2, seed)[1] for seed in (5, 5, 6)]
+    runs = [_check_history(_second(submission.train_config(config, split, 2, seed),
+                                   "train_config"), 2) for seed in (5, 5, 6)]
     for key in KEYS:
         assert runs[0][key] == runs[1][key], (
             f"two runs with seed 5 gave different history[{key!r}]: {runs[0][key]} vs "
@@ -218,6 +240,30 @@ def test_training_is_deterministic_under_a_seed(submission, recording_split):
     assert runs[0]["train_loss"] != runs[2]["train_loss"], (
         "seeds 5 and 6 gave identical training losses; the seed must change the init and "
         "the shuffling")
+
+
+def _scalar(value, what):
+    """A config entry from the worker: a str, bool, int or float (or numpy scalar), never an
+    array (comparing arrays would broadcast)."""
+    if type(value) in (str, bool, int, float) or (isinstance(value, np.generic)
+                                                  and type(value).__module__ == "numpy"):
+        return value
+    raise AssertionError(f"{what} must be a single value (a string, a number or a bool); got "
+                         f"{describe(value)}")
+
+
+def _config(value, what):
+    """A config dict from the worker, its entries checked with :func:`_scalar`."""
+    if type(value) is not dict or len(value) > 20:
+        raise AssertionError(f"{what} must be a dict of settings; got {describe(value)}")
+    return {key: _scalar(entry, f"{what}[{key!r}]") for key, entry in value.items()}
+
+
+def _second(result, what):
+    """The second item of a (model, history) / (best, trials) pair from the worker."""
+    if type(result) not in (tuple, list) or len(result) != 2:
+        raise AssertionError(f"{what} must return a pair; got {describe(result)}")
+    return result[1]
 
 
 @pytest.mark.points(3)
@@ -228,17 +274,19 @@ def test_training_is_deterministic_under_a_seed(submission, recording_split):
 def test_sample_config(submission, fixed):
     """sample_config draws every kind of entry of a search space correctly"""
     rng = fixed("numpy").random.default_rng(0)
-    draws = [submission.sample_config(SPACE, rng) for _ in range(300)]
-    assert all(isinstance(d, dict) and set(d) == set(SPACE) for d in draws), (
-        f"sample_config must return a dict with the keys of the space {sorted(SPACE)}; got "
-        f"{draws[0]!r:.150}")
-    lr = np.array([float(d["lr"]) for d in draws])
+    draws = [_config(submission.sample_config(SPACE, rng), "sample_config's result")
+             for _ in range(300)]
+    for d in draws:
+        assert set(d) == set(SPACE), (
+            f"sample_config must return a dict with the keys of the space {sorted(SPACE)}; got "
+            f"{sorted(map(str, d))}")
+    lr = np.array([number(d["lr"], "'lr'") for d in draws])
     assert lr.min() >= 1e-4 and lr.max() <= 1e-1, (
         f"'lr' ~ loguniform(1e-4, 1e-1) gave values in [{lr.min():.3g}, {lr.max():.3g}]")
     assert abs(np.log10(lr).mean() + 2.5) < 0.2 and (lr < 10**-3.25).mean() > 0.15, (
         f"'lr' ~ loguniform(1e-4, 1e-1): log10(lr) should be uniform on [-4, -1] (mean -2.5);"
         f" got mean {np.log10(lr).mean():.2f}")
-    dropout = np.array([float(d["dropout"]) for d in draws])
+    dropout = np.array([number(d["dropout"], "'dropout'") for d in draws])
     assert dropout.min() >= 0.1 and dropout.max() <= 0.5 and abs(dropout.mean() - 0.3) < 0.03, (
         f"'dropout' ~ uniform(0.1, 0.5) gave mean {dropout.mean():.3f} in "
         f"[{dropout.min():.3f}, {dropout.max():.3f}]")
@@ -249,12 +297,12 @@ def test_sample_config(submission, fixed):
             assert abs(share - 1 / len(SPACE[name])) < 0.1, (
                 f"{name!r}: option {option!r} was picked {share:.0%} of the time; each of the "
                 f"{len(SPACE[name])} options should be equally likely")
-    depths = {d["depth"] for d in draws}
-    assert depths == {1, 2, 3} and all(float(d).is_integer() for d in depths), (
+    depths = {number(d["depth"], "'depth'") for d in draws}
+    assert depths == {1, 2, 3}, (
         f"'depth' ~ ('int', 1, 3) should give 1, 2 and 3 (both ends included); got "
         f"{sorted(depths)}")
-    assert all(d["batch_size"] == 64 for d in draws), "a plain value (batch_size 64) must be " \
-                                                      "kept as is"
+    assert all(type(d["batch_size"]) is int and d["batch_size"] == 64 for d in draws), (
+        "a plain value (batch_size 64) must be kept as is")
 
 
 @pytest.mark.points(4)
@@ -264,10 +312,9 @@ def test_sample_config(submission, fixed):
 def test_random_search_never_reads_the_test_split(submission, recording_split):
     """random_search selects on the validation split and never reads the test split"""
     split = recording_split(with_test=True)
-    best, trials = submission.random_search(SEARCH_SPACE, 3, seed=0, split=split, epochs=2)
-    reads = split.test_reads()
+    submission.random_search(SEARCH_SPACE, 3, seed=0, split=split, epochs=2)
+    read, reads = _reads(split, "random_search")
     assert reads == [], _test_reads_message(reads, "random_search")
-    read = set(split.accessed())
     assert {"X_val", "y_val"} <= read, (
         f"random_search must score trials on the validation split (it read {sorted(read)})")
 
@@ -280,23 +327,20 @@ def test_random_search_never_reads_the_test_split(submission, recording_split):
 def test_random_search_result_and_determinism(submission, recording_split):
     """random_search returns every trial, picks the best one and is reproducible"""
     split = recording_split(with_test=False)
-    runs = [submission.random_search(SEARCH_SPACE, 3, seed=seed, split=split, epochs=2)
-            for seed in (1, 1, 2)]
+    runs = [_search_result(submission.random_search(SEARCH_SPACE, 3, seed=seed, split=split,
+                                                    epochs=2)) for seed in (1, 1, 2)]
     best, trials = runs[0]
-    assert isinstance(trials, list) and len(trials) == 3, (
-        f"random_search(n_trials=3) must return 3 trials; got {trials!r:.120}")
     for trial in trials:
         config = trial["config"]
-        assert config["optimizer"] in SEARCH_SPACE["optimizer"] and 1e-3 <= config["lr"] <= 1e-2, (
-            f"a trial's config lies outside the search space: {config!r:.150}")
-        assert 0 <= float(trial["val_acc"]) <= 1, f"val_acc must be a fraction; got " \
-                                                  f"{trial['val_acc']!r}"
-    top = max(float(t["val_acc"]) for t in trials)
-    winners = [t["config"] for t in trials if float(t["val_acc"]) == top]
+        assert config.get("optimizer") in SEARCH_SPACE["optimizer"] and \
+            1e-3 <= number(config.get("lr"), "a trial's lr") <= 1e-2, (
+                f"a trial's config lies outside the search space: {config!r:.150}")
+    top = max(t["val_acc"] for t in trials)
+    winners = [t["config"] for t in trials if t["val_acc"] == top]
     assert any(all(best.get(k) == v for k, v in w.items()) for w in winners), (
         f"best_config must be the config of the trial with the highest val_acc ({top:.4f}); "
         f"got {best!r:.150}")
-    assert len({round(float(t["config"]["lr"]), 12) for t in trials}) == 3, (
+    assert len({round(number(t["config"]["lr"], "lr"), 12) for t in trials}) == 3, (
         "the 3 trials drew the same learning rate; each trial must draw a new config")
     again = runs[1][1]
     assert [t["config"] for t in again] == [t["config"] for t in trials] and \
@@ -304,6 +348,28 @@ def test_random_search_result_and_determinism(submission, recording_split):
             "two searches with seed 1 gave different trials")
     assert [t["config"] for t in runs[2][1]] != [t["config"] for t in trials], (
         "searches with seeds 1 and 2 drew the same configs")
+
+
+def _search_result(result):
+    """random_search's (best_config, trials), checked: a dict and a list of 3 trials, each a
+    dict with a config dict and a val_acc fraction (made a float)."""
+    if type(result) not in (tuple, list) or len(result) != 2:
+        raise AssertionError(f"random_search must return (best_config, trials); got "
+                             f"{describe(result)}")
+    best, trials = result
+    best = _config(best, "best_config")
+    assert type(trials) is list and len(trials) == 3, (
+        f"random_search(n_trials=3) must return 3 trials; got {describe(trials)}")
+    checked = []
+    for trial in trials:
+        assert type(trial) is dict and type(trial.get("config")) is dict, (
+            f"each trial must be a dict with a 'config' dict and its 'val_acc'; got "
+            f"{describe(trial)}")
+        val_acc = number(trial.get("val_acc"), "a trial's val_acc")
+        assert 0 <= val_acc <= 1, f"val_acc must be a fraction; got {val_acc!r}"
+        checked.append({"config": _config(trial["config"], "a trial's config"),
+                        "val_acc": val_acc})
+    return best, checked
 
 
 GRADING_SEED = 0
@@ -318,16 +384,12 @@ OPTIMIZER_CONFIGS = {
 
 
 def trained_test_accuracy(submission, fixed, digits, config, epochs=EPOCHS, seed=GRADING_SEED):
-    """Train ``config`` in the worker (no test data there); score the test inputs here."""
+    """Train ``config`` with the student's building blocks, put together here (no test data in
+    the worker); score the test inputs with the grader's own forward pass."""
     split = fixed("data").RecordingSplit(digits.X_train, digits.y_train, digits.X_val,
                                          digits.y_val)
-    model, _ = submission.train_config(config, split, epochs, seed)
-    model.eval()
-    logits = model(torch.as_tensor(digits.X_test))
-    assert isinstance(logits, torch.Tensor) and logits.shape == (len(digits.y_test), 10), (
-        f"the trained model should map ({len(digits.y_test)}, 64) inputs to "
-        f"({len(digits.y_test)}, 10) logits")
-    return float((logits.detach().argmax(dim=1).numpy() == digits.y_test).mean())
+    trained = train_with_student_blocks(submission, fixed, split, config, epochs, seed)
+    return trained.accuracy(digits.X_test, digits.y_test)
 
 
 @pytest.mark.points(8)
