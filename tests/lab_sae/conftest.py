@@ -47,3 +47,14 @@ def hidden():
     finally:
         sys.path.remove(str(HIDDEN_DIR))
     return sae_reference
+
+
+@pytest.fixture(scope="session")
+def hidden_run(hidden):
+    """The hidden tests' grader-driven training run ``sae_run`` (and its ``sae_checks``)."""
+    sys.path.insert(0, str(HIDDEN_DIR))
+    try:
+        import sae_run
+    finally:
+        sys.path.remove(str(HIDDEN_DIR))
+    return sae_run

@@ -23,14 +23,14 @@ def test_grade_py_shows_the_graded_run(lab_module, hidden):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", range(5))
-def test_reference_gets_full_credit(lab_module, hidden, seed):
+def test_reference_gets_full_credit(lab_module, hidden, hidden_run, seed):
+    """The graded run as the grader drives it (``sae_run.GradedRun``; in process here, with the
+    reference as the student's module), scored as the hidden test scores it."""
     torch.set_num_threads(1)
     X_train, X_test = hidden.flat_images("train"), hidden.flat_images("test")
-    trainer = lab_module("trainer").Trainer(X_train, seed=seed, **hidden.GRADED_RUN)
-    for _ in range(hidden.GRADED_RUN["epochs"]):
-        trainer.train_epoch(show_progress=False)
-    params = {n: p.detach().double().numpy() for n, p in trainer.model.named_parameters()}
-    report = hidden.heldout_report(params, hidden.GRADED_RUN["k"], X_train, X_test)
+    config = {key: value for key, value in hidden.GRADED_RUN.items() if key != "device"}
+    run = hidden_run.GradedRun(lab_module("submission"), lab_module, X_train, seed, config).fit()
+    report = hidden.heldout_report(run.numpy(), hidden.GRADED_RUN["k"], X_train, X_test)
     threshold = RUBRIC["heldout_pearson"]
     assert report["pearson"] >= threshold.target + 0.004, report
     assert threshold.credit(report["pearson"]) == threshold.points

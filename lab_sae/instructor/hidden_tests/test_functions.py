@@ -5,19 +5,15 @@ mean reconstruction) and pearson_correlation (against numpy's corrcoef)."""
 import numpy as np
 import pytest
 import torch
+from sae_checks import describe, returned
 from sae_reference import loss_gradient, loss_terms, topk
 
 
 # ---- topk_activation
-def _tensor(value, name, shape, dtype=None):
-    if not isinstance(value, torch.Tensor):
-        raise AssertionError(f"{name} must return a torch.Tensor; got {type(value).__name__}")
-    if tuple(value.shape) != tuple(shape):
-        raise AssertionError(f"{name} must keep the shape {tuple(shape)}; got "
-                             f"{tuple(value.shape)}")
-    if dtype is not None and value.dtype != dtype:
-        raise AssertionError(f"{name} must keep the dtype {dtype}; got {value.dtype}")
-    return value
+def _tensor(value, name, shape, dtype="float"):
+    """``value`` checked: a plain finite tensor of ``shape`` and ``dtype`` (the input's)."""
+    return returned(value, name, shape=tuple(shape), dtype=dtype,
+                    hint="Return a new tensor with the shape and dtype of the input.")
 
 
 def _tied_inputs() -> tuple[torch.Tensor, int]:
@@ -87,8 +83,8 @@ def test_topk_gradient_reaches_kept_entries_only(submission, fixed):
     x = torch.randn(4, 6, 32, generator=g)
     upstream = torch.randn(4, 6, 32, generator=g)
     k = 8
-    grad = _tensor(fixed("probes").topk_input_gradient(x, k, upstream), "the gradient",
-                   x.shape)
+    grad = _tensor(fixed("probes").topk_input_gradient(x, k, upstream),
+                   "the gradient of topk_activation", x.shape, torch.float32)
     keep = topk(x, k) > 0
     expected = torch.where(keep, upstream, torch.zeros_like(upstream))
     leaked = ((grad != 0) & ~keep).sum().item()
@@ -104,24 +100,24 @@ KEYS = ("mse", "consistency", "ensemble_mse", "loss")
 
 
 def _close(got, expected, what, rtol=1e-5, atol=1e-9):
+    """Compare the student's ``got`` with the hidden ``expected`` (same shape); the message shows
+    the student's values only."""
     if not torch.allclose(got, expected, rtol=rtol, atol=atol):
-        show = lambda t: [round(v, 6) for v in t.reshape(-1).tolist()]  # noqa: E731
-        raise AssertionError(f"{what}: expected {show(expected)}, got {show(got)}")
+        show = [round(v, 6) for v in got.reshape(-1).tolist()[:8]]
+        error = float((got - expected).norm() / max(float(expected.norm()), 1e-300))
+        raise AssertionError(f"{what}: yours {show} is off (relative error {error:.2e})")
 
 
 def _terms(value, S):
-    if not isinstance(value, dict) or set(KEYS) - set(value):
-        got = sorted(value) if isinstance(value, dict) else type(value).__name__
+    """The four terms of ensemble_loss, checked, as float64 tensors."""
+    if type(value) is not dict or set(KEYS) - set(value):
+        got = sorted(value) if type(value) is dict else describe(value)
         raise AssertionError(f"ensemble_loss must return a dict with keys {list(KEYS)}; got "
                              f"{got}")
     shapes = {"loss": (), "mse": (S,), "consistency": (S,), "ensemble_mse": ()}
-    for key, shape in shapes.items():
-        v = value[key]
-        if not isinstance(v, torch.Tensor) or tuple(v.shape) != shape:
-            got = tuple(v.shape) if isinstance(v, torch.Tensor) else type(v).__name__
-            raise AssertionError(f'ensemble_loss: "{key}" must be a tensor of shape {shape}; '
-                                 f"got {got}")
-    return {key: value[key].double() for key in KEYS}
+    return {key: returned(value[key], f'ensemble_loss: "{key}"', shape=shapes[key],
+                          hint="One value per SAE for mse and consistency, scalars for "
+                               "ensemble_mse and loss.").double() for key in KEYS}
 
 
 def _batch(seed, S=3, B=16, D=784):
@@ -154,8 +150,10 @@ def test_ensemble_loss_terms_match_reference(submission):
 def test_ensemble_loss_gradient(submission, fixed):
     """ensemble_loss: the gradient of "loss" with respect to the reconstructions"""
     x, recons = _batch(3, S=4, B=8, D=50)
-    grad = fixed("probes").loss_gradient(x, recons, 0.5)
-    if not isinstance(grad, torch.Tensor) or grad.shape != recons.shape or not grad.any():
+    grad = returned(fixed("probes").loss_gradient(x, recons, 0.5),
+                    'the gradient of ensemble_loss(...)["loss"] with respect to recons',
+                    shape=tuple(recons.shape))
+    if not grad.any():
         raise AssertionError('no gradient reached recons from ensemble_loss(...)["loss"]')
     expected = loss_gradient(x, recons, 0.5)
     if not torch.allclose(grad.double(), expected, rtol=1e-4, atol=1e-10):
@@ -180,7 +178,11 @@ def test_consistency_is_zero_for_identical_saes(submission):
     model.load_state_dict({name: value.repeat(S, *([1] * (value.dim() - 1)))
                            for name, value in one.items()})
     x = torch.rand(10, D, generator=g)
-    _, _, recons = model(x)
+    out = model(x)
+    if type(out) not in (tuple, list) or len(out) != 3:
+        raise AssertionError(f"forward must return (pre_acts, latents, recons); got "
+                             f"{describe(out)}")
+    recons = returned(out[2], "forward: recons", shape=(S, 10, D))
     got = _terms(submission.ensemble_loss(x, recons, 1.0), S)
     worst = got["consistency"].abs().max().item()
     assert worst < 1e-10, f"identical SAEs gave a consistency of {worst:.3g}; expected 0"
@@ -206,14 +208,20 @@ def test_ensemble_mse_at_most_mean_member_mse(submission):
 
 
 # ---- pearson_correlation
-def _check(value, shape):
-    if not isinstance(value, torch.Tensor) or tuple(value.shape) != shape:
-        got = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
-        raise AssertionError(f"pearson_correlation must return a tensor of shape {shape}; "
-                             f"got {got}")
-    if value.dtype != torch.float64:
-        raise AssertionError(f"pearson_correlation must return float64; got {value.dtype}")
-    return value.numpy()
+def _check(value, shape, finite=True):
+    """pearson_correlation's result checked (a float64 tensor of ``shape``), as an array."""
+    return returned(value, "pearson_correlation", shape=shape, dtype=torch.float64,
+                    finite=finite, hint="One correlation per row, in float64.").numpy()
+
+
+def _agree(got, expected, what, atol=1e-6):
+    """Fail with the number of rows off (no hidden values shown) unless |got - expected| <=
+    atol everywhere."""
+    off = np.abs(got - expected) > atol
+    if off.any():
+        raise AssertionError(f"{what}: {int(off.sum())} of {off.size} correlations differ from "
+                             f"np.corrcoef's by more than {atol:g} (up to "
+                             f"{float(np.abs(got - expected).max()):.3g})")
 
 
 def _numpy(x, y):
@@ -232,11 +240,12 @@ def test_pearson_matches_numpy(submission):
     y = 0.7 * x + 0.3 * torch.rand(50, 784, generator=g) - 0.1
     y[3] = -y[3]
     got = _check(submission.pearson_correlation(x, y), (50,))
-    np.testing.assert_allclose(got, _numpy(x, y), rtol=0, atol=1e-6)
+    _agree(got, _numpy(x, y), "rows of (50, 784) inputs")
     batched = _check(submission.pearson_correlation(x.reshape(5, 10, 784),
                                                     y.reshape(5, 10, 784)), (5, 10))
-    np.testing.assert_allclose(batched.reshape(-1), got, rtol=0, atol=1e-12,
-                               err_msg="leading dimensions (S, N, D) must work like rows")
+    if not np.allclose(batched.reshape(-1), got, rtol=0, atol=1e-12):
+        raise AssertionError("leading dimensions (S, N, D) must work like rows: the (5, 10, 784) "
+                             "inputs gave other correlations than the same rows as (50, 784)")
 
 
 @pytest.mark.points(3)
@@ -255,7 +264,7 @@ def test_pearson_near_constant_rows(submission):
     expected = _numpy(x.numpy(), y.numpy())
     worst = float(np.abs(got - expected).max())
     assert worst <= 1e-6, (f"on nearly constant rows the correlation is off numpy's by up to "
-                           f"{worst:.3g} (row 0: {got[0]:.6f}, numpy {expected[0]:.6f})")
+                           f"{worst:.3g} (1e-6 allowed; yours on row 0: {got[0]:.6f})")
 
 
 @pytest.mark.points(3)
@@ -273,7 +282,8 @@ def test_pearson_constant_rows_give_zero(submission):
     x[2] = 0.0
     y[2] = 0.0
     x[3] = 1.0 / 3.0
-    got = _check(submission.pearson_correlation(x, y), (6,))
+    got = _check(submission.pearson_correlation(x, y), (6,), finite=False)
     assert np.isfinite(got).all(), f"NaN or inf on constant rows: {got.round(4).tolist()}"
-    np.testing.assert_array_equal(got[:4], 0.0, err_msg="a constant row must give exactly 0.0")
-    np.testing.assert_allclose(got[4:], _numpy(x[4:], y[4:]), rtol=0, atol=1e-6)
+    assert (got[:4] == 0.0).all(), (f"a constant row must give exactly 0.0; rows 0 to 3 (each "
+                                    f"with a constant x or y) gave {got[:4].tolist()}")
+    _agree(got[4:], _numpy(x[4:], y[4:]), "the two rows that are not constant")

@@ -3,6 +3,7 @@ detection and re-initialisation."""
 
 import pytest
 import torch
+from sae_checks import describe, number, returned
 from sae_reference import (
     dead_entry_masks,
     flat_images,
@@ -10,6 +11,9 @@ from sae_reference import (
     reinit_expected,
     steps_since_fired,
 )
+from sae_run import checked_params, param_shapes
+
+D = 784
 
 
 # ---- SAEEnsemble
@@ -30,15 +34,18 @@ def _loaded_model(submission, params, k):
 
 
 def _outputs(value, shapes):
-    if not isinstance(value, tuple | list) or len(value) != 3:
-        raise AssertionError("forward must return a tuple (pre_acts, latents, recons); got "
-                             f"{type(value).__name__}")
-    for name, tensor, shape in zip(("pre_acts", "latents", "recons"), value, shapes,
-                                   strict=True):
-        if not isinstance(tensor, torch.Tensor) or tuple(tensor.shape) != shape:
-            got = tuple(tensor.shape) if isinstance(tensor, torch.Tensor) else type(tensor)
-            raise AssertionError(f"forward: {name} must be a tensor of shape {shape}; got {got}")
-    return value
+    """forward's (pre_acts, latents, recons), each checked against its shape."""
+    if type(value) not in (tuple, list) or len(value) != 3:
+        raise AssertionError(f"forward must return a tuple (pre_acts, latents, recons); got "
+                             f"{describe(value)}")
+    return [returned(tensor, f"forward: {name}", shape=shape)
+            for name, tensor, shape in zip(("pre_acts", "latents", "recons"), value, shapes,
+                                           strict=True)]
+
+
+def _attribute(model, name, shape):
+    """``model.<name>`` read from the worker, checked: a float tensor of ``shape``."""
+    return returned(getattr(model, name), f"SAEEnsemble.{name}", shape=shape).detach()
 
 
 @pytest.mark.points(8)
@@ -74,27 +81,30 @@ def test_forward_matches_reference(submission):
                   "torch.no_grad().")
 def test_initialisation_orthogonal_tied_unit_norm(submission):
     """reset_parameters: orthonormal decoder rows, tied encoder, zero biases, SAEs differ"""
-    for S, D, L in ((3, 30, 20), (2, 10, 16)):
-        model = submission.SAEEnsemble(S, D, L, 4)
-        W_dec, W_enc = model.W_dec.detach(), model.W_enc.detach()
-        b_enc, b_pre = model.b_enc.detach(), model.b_pre.detach()
+    for S, n_in, L in ((3, 30, 20), (2, 10, 16)):
+        model = submission.SAEEnsemble(S, n_in, L, 4)
+        shapes = {"W_enc": (S, n_in, L), "b_enc": (S, L), "W_dec": (S, L, n_in),
+                  "b_pre": (S, n_in)}
+        W_dec, W_enc, b_enc, b_pre = (_attribute(model, name, shapes[name])
+                                      for name in ("W_dec", "W_enc", "b_enc", "b_pre"))
         norms = W_dec.norm(dim=-1)
         assert torch.allclose(norms, torch.ones_like(norms), atol=1e-5), (
-            f"decoder rows must have unit norm (S={S}, D={D}, L={L}); norms range "
+            f"decoder rows must have unit norm (S={S}, D={n_in}, L={L}); norms range "
             f"{norms.min():.4f}..{norms.max():.4f}")
-        if L <= D:
+        if L <= n_in:
             gram = W_dec @ W_dec.transpose(1, 2)
             eye = torch.eye(L).expand_as(gram)
             off = (gram - eye).abs().max().item()
-            assert off < 1e-4, (f"with L = {L} <= D = {D} the decoder rows must be orthonormal;"
-                                f" |W_dec W_dec^T - I| reaches {off:.3g}")
+            assert off < 1e-4, (f"with L = {L} <= D = {n_in} the decoder rows must be "
+                                f"orthonormal; |W_dec W_dec^T - I| reaches {off:.3g}")
         assert torch.allclose(W_enc, W_dec.transpose(1, 2), atol=1e-6), (
             "tied initialisation: W_enc[s] must equal W_dec[s].T")
         assert not b_enc.any() and not b_pre.any(), "b_enc and b_pre must start at zero"
         assert not torch.allclose(W_dec[0], W_dec[1], atol=1e-3), (
             "every SAE needs its own random draw; SAE 0 and SAE 1 start identical")
         for name in ("W_enc", "b_enc", "W_dec", "b_pre"):
-            assert getattr(model, name).requires_grad, (
+            assert returned(getattr(model, name), f"SAEEnsemble.{name}", shape=shapes[name]
+                            ).requires_grad, (
                 f"{name} must still be a trainable parameter after initialisation")
 
 
@@ -106,15 +116,15 @@ def test_initialisation_orthogonal_tied_unit_norm(submission):
 def test_decoder_rows_unit_norm_after_training_steps(submission, fixed):
     """decoder rows stay within 1e-5 of unit norm after training steps"""
     g = torch.Generator().manual_seed(5)
-    S, D, L = 2, 784, 64
+    S, L = 2, 64
     model = submission.SAEEnsemble(S, D, L, 8, initialize=False)
     model.load_state_dict({"W_enc": torch.randn(S, D, L, generator=g) * 0.05,
                            "b_enc": torch.zeros(S, L),
                            "W_dec": torch.randn(S, L, D, generator=g) * 3.0,
                            "b_pre": torch.zeros(S, D)})
-    before = model.W_dec.detach()
+    before = _attribute(model, "W_dec", (S, L, D))
     model.normalize_decoder_()
-    after = model.W_dec.detach()
+    after = _attribute(model, "W_dec", (S, L, D))
     norms = after.norm(dim=-1)
     assert torch.allclose(norms, torch.ones_like(norms), atol=1e-5), (
         f"after normalize_decoder_ the row norms range {norms.min():.6f}..{norms.max():.6f}")
@@ -122,7 +132,8 @@ def test_decoder_rows_unit_norm_after_training_steps(submission, fixed):
                                atol=1e-6, msg="normalize_decoder_ must only rescale each row")
     X = torch.from_numpy(flat_images("train")[:512])
     fixed("probes").adam_steps(model, X, steps=8, lr=1e-2)
-    W_dec = fixed("probes").parameters(model)["W_dec"]
+    W_dec = checked_params(fixed("probes").parameters(model), param_shapes(S, L),
+                           "after 8 training steps")["W_dec"]
     norms = W_dec.norm(dim=-1)
     worst = (norms - 1).abs().max().item()
     assert worst <= 1e-5, (f"after 8 training steps a decoder row norm is off 1 by {worst:.3g}; "
@@ -145,9 +156,9 @@ def test_update_steps_since_fired(submission):
                                                                           generator=g) > 0.8)
     latents[:, :, :3] = 0.0  # features 0..2 never fire
     latents[1, 2, 5] = 1e-6  # a tiny activation is still firing
-    got = submission.update_steps_since_fired(counter.clone(), latents)
-    if not isinstance(got, torch.Tensor) or got.shape != (S, L):
-        raise AssertionError(f"update_steps_since_fired must return a tensor of shape {(S, L)}")
+    got = returned(submission.update_steps_since_fired(counter.clone(), latents),
+                   "update_steps_since_fired", shape=(S, L), dtype=None,
+                   hint="Return the new counter: a tensor of counts of shape (S, L).")
     expected = steps_since_fired(counter, latents)
     wrong = (got.long() != expected).sum().item()
     assert wrong == 0, f"{wrong} of {S * L} counts differ from 0-if-fired-else-count+1"
@@ -181,9 +192,10 @@ def test_reinit_touches_dead_features_only(submission, fixed):
     """reinit_dead_features_: only dead features change, toward the worst-reconstructed inputs"""
     model, optimizer, dead, x = _setup(submission, fixed)
     probes = fixed("probes")
-    before = probes.parameters(model)
+    shapes = param_shapes(S, L)
+    before = checked_params(probes.parameters(model), shapes, "before reinit_dead_features_")
     count = submission.reinit_dead_features_(model, optimizer, x, dead)
-    after = probes.parameters(model)
+    after = checked_params(probes.parameters(model), shapes, "after reinit_dead_features_")
     masks = dead_entry_masks(dead, {name: tuple(v.shape) for name, v in before.items()})
     for name, mask in masks.items():
         changed = (after[name] != before[name]) & ~mask
@@ -195,9 +207,9 @@ def test_reinit_touches_dead_features_only(submission, fixed):
         torch.testing.assert_close(after[name][m].double(), expected[name][m], rtol=1e-4,
                                    atol=1e-6, msg=f"{name} of the dead features differs from "
                                                   "the re-initialisation rule")
-    assert int(count) == int(dead.sum()), (f"reinit_dead_features_ must return the number of "
-                                           f"re-initialised features {int(dead.sum())}; got "
-                                           f"{count!r}")
+    count = number(count, "reinit_dead_features_'s result")
+    assert count == int(dead.sum()), ("reinit_dead_features_ must return how many features it "
+                                      f"re-initialised (one per dead feature); got {count:g}")
 
 
 @pytest.mark.points(4)
@@ -209,19 +221,34 @@ def test_reinit_resets_optimizer_state_of_dead_features(submission, fixed):
     """reinit_dead_features_: Adam moments of dead features reset, the others kept"""
     model, optimizer, dead, x = _setup(submission, fixed)
     probes = fixed("probes")
-    before = probes.adam_moments(optimizer, model)
+    shapes = param_shapes(S, L)
+    before = _moments(probes.adam_moments(optimizer, model), shapes, "before")
     submission.reinit_dead_features_(model, optimizer, x, dead)
-    after = probes.adam_moments(optimizer, model)
-    shapes = {name: tuple(m["exp_avg"].shape) for name, m in before.items()}
+    after = _moments(probes.adam_moments(optimizer, model), shapes, "after")
     masks = dead_entry_masks(dead, shapes)
     for name, mask in masks.items():
         for moment in ("exp_avg", "exp_avg_sq"):
-            old, new = before[name][moment], after.get(name, {}).get(moment)
-            assert isinstance(new, torch.Tensor) and new.shape == old.shape, (
-                f"the optimiser's {moment} of {name} is gone or changed shape")
+            old, new = before[name][moment], after[name][moment]
             still = int((new[mask] != 0).sum())
             assert still == 0, (f"{moment} of {name}: {still} entries of dead features were not"
                                 " reset to 0")
             touched = int((new[~mask] != old[~mask]).sum())
             assert touched == 0, (f"{moment} of {name}: {touched} entries of live features "
                                   "changed; reset only the dead features' state")
+
+
+def _moments(value, shapes, when):
+    """Adam's moments by parameter name, read back from the worker and checked: each a float32
+    tensor shaped like its parameter."""
+    if type(value) is not dict or set(value) != set(shapes):
+        raise AssertionError(f"{when} reinit_dead_features_, the optimiser must hold the state "
+                             f"of {sorted(shapes)}; received {describe(value)}")
+    out = {}
+    for name, shape in shapes.items():
+        moments = value[name] if type(value[name]) is dict else {}
+        out[name] = {key: returned(moments.get(key), f"{when} reinit_dead_features_, the "
+                                   f"optimiser's {key} of {name}", shape=shape,
+                                   dtype=torch.float32,
+                                   hint="Change the optimiser's state in place; keep its "
+                                        "tensors.") for key in ("exp_avg", "exp_avg_sq")}
+    return out

@@ -1,0 +1,83 @@
+"""The hidden tests' graded run (``sae_run.GradedRun``), driven from the grader, against the
+handout's ``trainer.Trainer``: with the reference solution both train the same weights (to float
+rounding), and what the worker answers is checked before it is used."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+
+import pytest
+import torch
+
+from .conftest import load_reference, reference_lab
+
+SMALL = {"n_saes": 2, "n_latents": 32, "k": 6, "epochs": 1, "batch_size": 64, "lr": 5e-3,
+         "dead_window": 3, "dead_check_every": 2, "resample_batch": 128}
+
+
+def test_defaults_are_the_trainers(lab_module, hidden_run):
+    defaults = {f.name: f.default for f in fields(lab_module("trainer").TrainConfig)}
+    for name, value in hidden_run.TRAINER_DEFAULTS.items():
+        assert defaults[name] == value, name
+
+
+@pytest.mark.parametrize(("config", "images", "atol"), [
+    (SMALL, 512, 1e-6),  # 8 steps, 4 dead-feature checks that re-initialise features
+    ({"n_saes": 1, "n_latents": 256, "k": 50, "epochs": 1, "batch_size": 64, "lr": 3e-3,
+      "consistency_weight": 0.05}, 4000, 1e-5),  # one epoch of the graded run
+], ids=["small-with-resampling", "graded-run-epoch-1"])
+def test_grader_run_matches_the_trainer_for_the_reference(lab_module, hidden, hidden_run,
+                                                          config, images, atol):
+    torch.set_num_threads(1)
+    X = hidden.flat_images("train")[:images]
+    trainer = lab_module("trainer").Trainer(X, seed=3, device="cpu", **config)
+    for _ in range(config["epochs"]):
+        trainer.train_epoch(show_progress=False)
+    graded = hidden_run.GradedRun(lab_module("submission"), lab_module, X, 3, config)
+    assert graded.normalizes_rows  # the reference's normalisation is the handout's rule
+    run = graded.fit()
+    assert run.reinitialised == trainer.reinitialised
+    assert (run.reinitialised > 0) == (config is SMALL)
+    for name, value in trainer.model.named_parameters():
+        torch.testing.assert_close(run.params[name], value.detach(), rtol=0, atol=atol)
+
+
+def test_a_normalisation_of_its_own_is_called_at_every_step(hidden, hidden_run):
+    """A normalize_decoder_ that is not the handout's rule (here: rows to norm 2) is the
+    student's to keep: the grader calls it at every step, and the run still matches the
+    trainer's with that submission."""
+    torch.set_num_threads(1)
+    submission = load_reference()
+
+    def to_norm_two(self):
+        with torch.no_grad():
+            self.W_dec *= 2.0 / self.W_dec.norm(dim=-1, keepdim=True)
+
+    submission.SAEEnsemble.normalize_decoder_ = to_norm_two
+    X = hidden.flat_images("train")[:512]
+    with reference_lab(submission) as lab_module:
+        trainer = lab_module("trainer").Trainer(X, seed=3, device="cpu", **SMALL)
+        trainer.train_epoch(show_progress=False)
+        run = hidden_run.GradedRun(submission, lab_module, X, 3, SMALL)
+        assert not run.normalizes_rows
+        result = run.fit()
+    for name, value in trainer.model.named_parameters():
+        torch.testing.assert_close(result.params[name], value.detach(), rtol=0, atol=1e-6)
+    rows_at_two = (result.params["W_dec"].norm(dim=-1) - 2.0).abs() < 1e-5
+    assert rows_at_two.any()  # (rows re-initialised after the last normalisation are unit)
+
+
+def test_parameters_are_checked_before_use(hidden_run):
+    shapes = hidden_run.param_shapes(1, 4)
+    good = {name: torch.zeros(shape) for name, shape in shapes.items()}
+    assert set(hidden_run.checked_params(good, shapes, "now")) == set(shapes)
+    with pytest.raises(AssertionError, match=r"now, W_dec .* received shape \(20000, 1, 1\)"):
+        hidden_run.checked_params({**good, "W_dec": torch.zeros(20000, 1, 1)}, shapes, "now")
+    with pytest.raises(AssertionError, match="exactly the parameters"):
+        hidden_run.checked_params({**good, "extra": torch.zeros(1)}, shapes, "now")
+    with pytest.raises(AssertionError, match="dtype torch.float64"):
+        hidden_run.checked_params({**good, "b_pre": torch.zeros(1, 784, dtype=torch.float64)},
+                                  shapes, "now")
+    with pytest.raises(AssertionError, match="NaN or infinite"):
+        hidden_run.checked_params({**good, "b_enc": torch.full((1, 4), float("inf"))}, shapes,
+                                  "now")
