@@ -85,6 +85,12 @@ class SandboxSpec:
 
 
 @functools.cache
+def _hidden_dirs() -> tuple[Path, ...]:
+    """:func:`grading.hidden_data.hidden_paths`, found once per grader process."""
+    return tuple(hidden_paths())
+
+
+@functools.cache
 def bwrap_works() -> bool:
     """True when bubblewrap is installed and can create the namespaces we use."""
     exe = shutil.which("bwrap")
@@ -146,7 +152,7 @@ def process_level_problem(spec: SandboxSpec) -> str | None:
                 f"run that sees the same packages.")
     if spec.lab_dir is None or not (spec.lab_dir / "instructor").exists():
         return None  # nothing to grade against: the public tests of a handout, say
-    secret = [spec.lab_dir / "instructor", *hidden_paths()]
+    secret = [spec.lab_dir / "instructor", *_hidden_dirs()]
     readable = _readable_by_others(worker_python(), tuple(str(p) for p in secret if p.exists()))
     if readable is None:
         return None
@@ -309,7 +315,7 @@ def bwrap_argv(spec: SandboxSpec, config: dict, env: dict[str, str]) -> list[str
                           sys.prefix}):
         if not plan.covered(prefix):
             plan.mount(prefix, ["--ro-bind", prefix, prefix])
-    for hidden in hidden_paths():  # graded datasets, also those inside installed packages
+    for hidden in _hidden_dirs():  # graded datasets, also those inside installed packages
         if plan.covered(str(hidden)) and hidden.is_dir():
             args += ["--perms", "0555", "--tmpfs", str(hidden)]
     root = SANDBOX_ROOT

@@ -201,7 +201,7 @@ def test_grading_a_lab_is_refused_while_the_uid_could_read_what_tests_grade_agai
     dataset = tmp_path / "dataset"
     dataset.mkdir(mode=0o755)
     (dataset / "labels.csv").write_text("6\n")
-    monkeypatch.setattr(launcher, "hidden_paths", lambda: [dataset])
+    monkeypatch.setattr(launcher, "_hidden_dirs", lambda: (dataset,))
     spec = SandboxSpec(isolation="process", lab_dir=lab)
 
     problem = launcher.process_level_problem(spec)
