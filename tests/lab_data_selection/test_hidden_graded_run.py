@@ -68,24 +68,3 @@ def test_hypergradient_is_checked_before_use(hidden):
         run._hypergradient([torch.full((10,), float("nan"))], 10, batch)
     with pytest.raises(AssertionError, match="received a .*Parameter"):
         run._hypergradient([torch.nn.Parameter(good)], 10, batch)
-
-
-def test_returned_checks_type_shape_size_dtype_and_finiteness(hidden):
-    _, checks = hidden
-    x = np.zeros(3)
-    assert checks.returned(x, "x", kind="ndarray", shape=(3,)) is x
-    with pytest.raises(AssertionError, match=r"x must be an ndarray of shape \(3,\)"):
-        checks.returned(x.tolist(), "x", kind="ndarray", shape=(3,))
-    with pytest.raises(AssertionError, match=r"received shape \(3, 1\)"):
-        checks.returned(x[:, None], "x", kind="ndarray", shape=(3,))
-    with pytest.raises(AssertionError, match="at most 2 entries"):
-        checks.returned(x, "x", kind="ndarray", max_size=2)
-    with pytest.raises(AssertionError, match="received dtype int64"):
-        checks.returned(x.astype(np.int64), "x", kind="ndarray", shape=(3,))
-    with pytest.raises(AssertionError, match="1 NaN or infinite"):
-        checks.returned(np.array([0.0, np.inf, 1.0]), "x", kind="ndarray")
-    assert checks.number(np.float32(2.5), "y") == 2.5
-    assert checks.number(torch.tensor([1.5]), "y") == 1.5
-    for bad in (True, torch.zeros(2), "1.0", None, float("nan")):
-        with pytest.raises(AssertionError, match="y"):
-            checks.number(bad, "y")

@@ -21,7 +21,7 @@ HIDDEN = LAB / "instructor" / "hidden_tests"
 
 @pytest.fixture(scope="module")
 def hidden_run():
-    """The hidden tests' ``digits_run`` (with its ``digits_checks``)."""
+    """The hidden tests' ``digits_run``."""
     sys.path.insert(0, str(HIDDEN))
     try:
         import digits_run

@@ -51,7 +51,7 @@ def hidden():
 
 @pytest.fixture(scope="session")
 def hidden_run(hidden):
-    """The hidden tests' grader-driven training run ``sae_run`` (and its ``sae_checks``)."""
+    """The hidden tests' grader-driven training run ``sae_run``."""
     sys.path.insert(0, str(HIDDEN_DIR))
     try:
         import sae_run

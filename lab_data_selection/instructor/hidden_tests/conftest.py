@@ -8,7 +8,7 @@
 * ``toy``: ``fixed("toy_problem")``, the lab's problem wrappers built in the worker.
 
 The trusted helper modules beside this file are importable: ``reference`` (exact answers),
-``selection_checks`` (what comes back from the sandbox is checked before use) and
+``selection_checks`` (lab vectors from the sandbox, on top of ``grading.received``) and
 ``selection_run`` (the graded run, driven from here). The grader's own torch work runs on one
 thread.
 """

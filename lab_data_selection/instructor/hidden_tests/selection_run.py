@@ -27,7 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from selection_checks import describe, number, returned
+
+from grading.received import describe, number, returned
 
 # MNISTDataSelector's defaults (mnist_data_selection.DEFAULTS; tests/lab_data_selection checks
 # that they agree) and its batch size.

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 from reference import neumann_reference
-from selection_checks import describe, returned
 
+from grading.received import describe, returned
 from grading.rpc.errors import StudentError
 
 SHAPES = [(3, 2), (6,)]

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 from reference import weighted_loss_reference
-from selection_checks import describe, returned
+
+from grading.received import describe, returned
 
 
 def _batch(seed: int, size: int = 16):

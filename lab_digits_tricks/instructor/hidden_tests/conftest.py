@@ -10,8 +10,8 @@
 * ``compare_here``: the lab's ``compare.py`` loaded in the grader, to run torch's reference
   implementations on the same inputs.
 
-The trusted helper modules beside this file (``digits_checks``: what comes back from the
-sandbox is checked before use; ``digits_run``: the performance runs) are made importable.
+The trusted helper module beside this file (``digits_run``: the performance runs) is made
+importable; what comes back from the sandbox is checked by ``grading.received`` before use.
 """
 
 from __future__ import annotations

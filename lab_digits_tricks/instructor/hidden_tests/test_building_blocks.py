@@ -11,7 +11,8 @@ import math
 import numpy as np
 import pytest
 import torch
-from digits_checks import describe, returned
+
+from grading.received import describe, returned
 
 SHAPES = ((64, 100), (100, 50), (50, 10), (300, 120))  # (fan_in, fan_out) of nn.Linear
 SAMPLES = 20_000  # weights drawn per shape: the variance is then known to about 0.6%

@@ -16,7 +16,8 @@ import itertools
 
 import pytest
 import torch
-from digits_checks import describe, returned
+
+from grading.received import describe, returned
 
 STEPS = 200
 TOL64, TOL32 = 1e-10, 1e-6

@@ -18,9 +18,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from digits_checks import describe, number, returned
 from digits_run import checked_history, train_with_student_blocks
 from sklearn.metrics import confusion_matrix as sk_confusion_matrix
+
+from grading.received import describe, number, returned
 
 N_ROWS = 200
 N_PARAMS = 64 * 100 + 100 + 100 * 50 + 50 + 50 * 10 + 10  # MLP(dropout=0.5)

@@ -1,4 +1,4 @@
-"""Makes the trusted helper modules (``sae_reference``, ``sae_checks``, ``sae_run``) importable by
+"""Makes the trusted helper modules (``sae_reference``, ``sae_run``) importable by
 the hidden tests, and keeps the grader's own torch work on one thread."""
 
 import sys

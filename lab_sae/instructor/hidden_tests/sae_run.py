@@ -30,7 +30,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from sae_checks import describe, number, returned
+
+from grading.received import describe, number, returned
 
 N_PIXELS = 784
 # trainer.TrainConfig's defaults (tests/lab_sae checks that they agree), used where a run does

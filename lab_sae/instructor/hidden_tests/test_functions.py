@@ -5,8 +5,9 @@ mean reconstruction) and pearson_correlation (against numpy's corrcoef)."""
 import numpy as np
 import pytest
 import torch
-from sae_checks import describe, returned
 from sae_reference import loss_gradient, loss_terms, topk
+
+from grading.received import describe, returned
 
 
 # ---- topk_activation

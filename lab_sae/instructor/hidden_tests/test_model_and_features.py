@@ -3,7 +3,6 @@ detection and re-initialisation."""
 
 import pytest
 import torch
-from sae_checks import describe, number, returned
 from sae_reference import (
     dead_entry_masks,
     flat_images,
@@ -12,6 +11,8 @@ from sae_reference import (
     steps_since_fired,
 )
 from sae_run import checked_params, param_shapes
+
+from grading.received import describe, number, returned
 
 D = 784
 

@@ -6,8 +6,9 @@ tensor or ndarray (no subclass) of the expected dtype and shape (or, where the s
 known, of a bounded size), and finite: a (20000, 1, 1) array where (N,) was expected fails at
 once with a reason, instead of broadcasting into gigabytes.
 
-The same ``returned`` / ``number`` pair sits in each lab's hidden tests (lab_sae:
-``sae_checks.py``, lab_data_selection: ``selection_checks.py``), to move to a shared kit later.
+The hidden tests of the torch labs import :func:`returned`, :func:`number` and
+:func:`describe` from here (``from grading.received import returned``); they run in the grader,
+never in the sandbox.
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ def describe(value) -> str:
     """What ``value`` is, from its type and metadata only (no arithmetic, no student code)."""
     kind = type(value)
     if kind is torch.Tensor or kind is np.ndarray:
-        word = "tensor" if kind is torch.Tensor else "ndarray"
-        return f"a {word} of shape {tuple(value.shape)} and dtype {value.dtype}"
+        word = "a tensor" if kind is torch.Tensor else "an ndarray"
+        return f"{word} of shape {tuple(value.shape)} and dtype {value.dtype}"
     if kind in (list, tuple):
         return f"a {kind.__name__} of {len(value)} item(s)"
     if value is None:
