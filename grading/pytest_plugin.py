@@ -24,6 +24,7 @@ import contextlib
 import json
 import math
 import signal
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -251,6 +252,20 @@ def fixed(submission):
     """``fixed("train")``: a fixed module of the lab, imported in the submission's worker."""
     session = object.__getattribute__(submission, "_session")
     return session.fixed
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_grader_thread():
+    """The grader's own torch work (a lab's tests that use torch) on one thread: on a small
+    machine a second thread spins against the sandboxed worker, which computes on one."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

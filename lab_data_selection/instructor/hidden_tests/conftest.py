@@ -22,7 +22,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import reference  # noqa: E402
@@ -67,13 +66,3 @@ def lab_fixed(lab_dir: Path):
 @pytest.fixture
 def toy(fixed):
     return fixed("toy_problem")
-
-
-@pytest.fixture(scope="session", autouse=True)
-def one_grader_thread():
-    """The grader's own torch work on one thread: on a small machine a second thread spins
-    against the sandboxed worker (which computes on one) instead of helping."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)

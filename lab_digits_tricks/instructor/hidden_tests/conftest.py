@@ -23,7 +23,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from common.data import load_digits_split
 
@@ -162,13 +161,3 @@ def recording_split(fixed, digits):
                                             digits.y_val, *test)
 
     return build
-
-
-@pytest.fixture(scope="session", autouse=True)
-def one_grader_thread():
-    """The grader's own torch work on one thread: on a small machine a second thread spins
-    against the sandboxed worker (which computes on one) instead of helping."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
