@@ -5,25 +5,20 @@ checked before it is used."""
 
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 import pytest
 import torch
 
-from .conftest import HIDDEN_DIR
+from tests.hidden_modules import hidden_module
+
+from .conftest import LAB_DIR
 
 
 @pytest.fixture(scope="module")
 def hidden():
     """The hidden tests' ``selection_run`` and ``selection_checks`` modules."""
-    sys.path.insert(0, str(HIDDEN_DIR))
-    try:
-        import selection_checks
-        import selection_run
-    finally:
-        sys.path.remove(str(HIDDEN_DIR))
-    return selection_run, selection_checks
+    return (hidden_module(LAB_DIR, "selection_run"),
+            hidden_module(LAB_DIR, "selection_checks"))
 
 
 def test_settings_are_the_selectors_defaults(lab_module, hidden):

@@ -6,28 +6,21 @@ worker answers is checked before it is used."""
 from __future__ import annotations
 
 import importlib
-import sys
 
 import numpy as np
 import pytest
 import torch
 
 from common.data import load_digits_split
+from tests.hidden_modules import hidden_module
 
 from .conftest import LAB
-
-HIDDEN = LAB / "instructor" / "hidden_tests"
 
 
 @pytest.fixture(scope="module")
 def hidden_run():
     """The hidden tests' ``digits_run``."""
-    sys.path.insert(0, str(HIDDEN))
-    try:
-        import digits_run
-    finally:
-        sys.path.remove(str(HIDDEN))
-    return digits_run
+    return hidden_module(LAB, "digits_run")
 
 
 def test_defaults_are_train_configs(reference, hidden_run):

@@ -3,7 +3,6 @@ lab's fixed modules imported against it."""
 
 from __future__ import annotations
 
-import importlib
 import sys
 import types
 from pathlib import Path
@@ -13,9 +12,9 @@ from threadpoolctl import threadpool_limits
 
 from grading.examples import reference_lab as lab_with
 from grading.examples import reference_module
+from tests.hidden_modules import hidden_module as import_hidden
 
 LAB_DIR = Path(__file__).resolve().parents[2] / "lab_gmm"
-HIDDEN_DIR = LAB_DIR / "instructor" / "hidden_tests"
 
 
 def load_reference() -> types.ModuleType:
@@ -57,8 +56,4 @@ def lab_module():
 def hidden_module(name: str) -> types.ModuleType:
     """One of the hidden tests' trusted helper modules (``gmm_reference``, ``student_run``,
     ``received``, ``em_pipeline``), imported as the hidden tests import them."""
-    sys.path.insert(0, str(HIDDEN_DIR))
-    try:
-        return importlib.import_module(name)
-    finally:
-        sys.path.remove(str(HIDDEN_DIR))
+    return import_hidden(LAB_DIR, name)

@@ -3,7 +3,6 @@ fixed modules imported against it, and the trusted helpers of the hidden tests."
 
 from __future__ import annotations
 
-import sys
 import types
 from pathlib import Path
 
@@ -11,9 +10,9 @@ import pytest
 
 from grading.examples import reference_lab as lab_with
 from grading.examples import reference_module
+from tests.hidden_modules import hidden_module
 
 LAB_DIR = Path(__file__).resolve().parents[2] / "lab_sae"
-HIDDEN_DIR = LAB_DIR / "instructor" / "hidden_tests"
 
 
 def load_reference() -> types.ModuleType:
@@ -41,20 +40,10 @@ def lab_module():
 @pytest.fixture(scope="session")
 def hidden():
     """The hidden tests' trusted helper module ``sae_reference``."""
-    sys.path.insert(0, str(HIDDEN_DIR))
-    try:
-        import sae_reference
-    finally:
-        sys.path.remove(str(HIDDEN_DIR))
-    return sae_reference
+    return hidden_module(LAB_DIR, "sae_reference")
 
 
 @pytest.fixture(scope="session")
 def hidden_run(hidden):
     """The hidden tests' grader-driven training run ``sae_run``."""
-    sys.path.insert(0, str(HIDDEN_DIR))
-    try:
-        import sae_run
-    finally:
-        sys.path.remove(str(HIDDEN_DIR))
-    return sae_run
+    return hidden_module(LAB_DIR, "sae_run")
