@@ -36,6 +36,7 @@ class SandboxControl:
         self.members = [root_pid]  # whose times add up to the sandbox's once strays are gone
         self.worker_pid: int | None = None if nested else root_pid
         self.frozen = False
+        self._partial: WorkerCgroup | None = None
 
     def attach(self) -> None:
         """At the worker's hello (before any student code): find the worker's process and move
@@ -46,8 +47,9 @@ class SandboxControl:
             deeper = [pid for pid in tree if procfs.parent_of(pid) != self.root_pid]
             self.worker_pid = deeper[0] if deeper else None
         if self.cgroup is not None and not all([self.cgroup.add(p) for p in self.members]):
-            self.cgroup.remove()
-            self.cgroup = None
+            # a group holding part of the sandbox counts part of its CPU: not used, and removed
+            # only at close (removing it now would kill the processes already in it)
+            self._partial, self.cgroup = self.cgroup, None
 
     def cpu_seconds(self, thorough: bool = False) -> float:
         """CPU seconds the sandbox used so far. Without a control group, ``thorough`` also
@@ -86,6 +88,7 @@ class SandboxControl:
 
     def close(self) -> None:
         """Kill what is left in the control group and remove it (after the worker was killed)."""
-        if self.cgroup is not None:
-            self.cgroup.remove()
-            self.cgroup = None
+        for group in (self.cgroup, self._partial):
+            if group is not None:
+                group.remove()
+        self.cgroup = self._partial = None

@@ -12,7 +12,7 @@ import pytest
 
 from grading.rpc.client import WorkerClient
 from grading.rpc.errors import StudentError, WorkerDied
-from grading.sandbox import cgroups
+from grading.sandbox import cgroups, procfs
 from grading.sandbox.launcher import SandboxSpec, bwrap_works
 from grading.sandbox.limits import MIB, SandboxLimits
 
@@ -146,3 +146,32 @@ def test_control_groups_are_removed_with_the_worker(worker):
     groups = client.process.control.cgroup.groups if client.process.control.cgroup else []
     client.close()
     assert not any(os.path.exists(group) for group in groups)
+
+
+def test_a_control_group_that_holds_part_of_the_sandbox_is_not_used_and_kills_nothing(
+        worker, monkeypatch):
+    """A move into the group that fails half-way leaves the worker running, on /proc
+    accounting, and the group is removed when the worker closes."""
+    from grading.sandbox.control import SandboxControl
+
+    client, module = worker("process")
+    moves, real_add = [], cgroups.WorkerCgroup.add
+
+    def add_first_only(self, pid):  # the worker itself really moves; the next move fails
+        moves.append(pid)
+        return real_add(self, pid) if len(moves) == 1 else False
+
+    monkeypatch.setattr(cgroups.WorkerCgroup, "add", add_first_only)
+    group = cgroups.WorkerCgroup.create(64 * MIB)
+    if group is None:
+        pytest.skip("this grader may not create control groups")
+    control = SandboxControl(client.process.proc.pid, nested=False, uid=client.process.uid,
+                             cgroup=group)
+    monkeypatch.setattr(procfs, "descendants", lambda pid: [os.getpid()])  # a second member
+    control.attach()
+    assert control.cgroup is None and client.alive
+    before = control.cpu_seconds()
+    module.spin_for(0.2)
+    assert control.cpu_seconds() - before > 0.1
+    control.close()
+    assert not any(os.path.exists(g) for g in group.groups)
