@@ -172,15 +172,14 @@ def require_unprivileged_workers(spec: SandboxSpec) -> None:
             raise SandboxRefused(problem)
 
 
-@functools.cache
-def _readable_by_others(python: str, paths: tuple[str, ...]) -> str | None:
-    """The first of ``paths`` that an unprivileged uid with no groups can read (a folder: enter),
-    probed with ``python`` run as that uid; None when it can read none of them."""
-    if not paths:
-        return None
+def _first_for_others(python: str, paths: tuple[str, ...], condition: str) -> str | None:
+    """The first of ``paths`` for which ``condition`` (a Python expression of the path ``p``)
+    holds for an unprivileged uid with no groups, probed by running ``python`` as that uid;
+    None when it holds for none. When the probe itself cannot run: ``python``, as the first
+    thing that uid could not read."""
     probe = ("import os, sys\n"
              "for p in sys.argv[1:]:\n"
-             "    if os.access(p, os.X_OK if os.path.isdir(p) else os.R_OK):\n"
+             f"    if {condition}:\n"
              "        print(p, end=''); break\n")
     uid = sandbox_uid()
     try:
@@ -188,28 +187,27 @@ def _readable_by_others(python: str, paths: tuple[str, ...]) -> str | None:
                              extra_groups=[], cwd="/", capture_output=True, text=True,
                              timeout=30, env={"PATH": "/usr/bin:/bin"})
     except (OSError, subprocess.TimeoutExpired):
-        return paths[0]
-    return out.stdout or None if out.returncode == 0 else paths[0]
+        return python
+    return (out.stdout or None) if out.returncode == 0 else python
+
+
+@functools.cache
+def _readable_by_others(python: str, paths: tuple[str, ...]) -> str | None:
+    """The first of ``paths`` that an unprivileged uid can read (a folder: enter), probed with
+    ``python``; None when it can read none of them (or the first path, if the probe fails)."""
+    if not paths:
+        return None
+    found = _first_for_others(python, paths,
+                              "os.access(p, os.X_OK if os.path.isdir(p) else os.R_OK)")
+    return paths[0] if found == python else found
 
 
 @functools.cache
 def _unreadable_by_others(paths: tuple[str, ...]) -> str | None:
     """The first of ``paths`` (the first being this Python) that an unprivileged uid with no
     groups cannot read (and, for a folder, enter); None when it can read them all."""
-    probe = ("import os, sys\n"
-             "for p in sys.argv[1:]:\n"
-             "    if not os.access(p, os.R_OK | (os.X_OK if os.path.isdir(p) else 0)):\n"
-             "        print(p, end=''); break\n")
-    uid = sandbox_uid()
-    try:
-        out = subprocess.run([paths[0], "-S", "-c", probe, *paths[1:]], user=uid, group=uid,
-                             extra_groups=[], cwd="/", capture_output=True, text=True,
-                             timeout=30, env={"PATH": "/usr/bin:/bin"})
-    except (OSError, subprocess.TimeoutExpired):
-        return paths[0]
-    if out.returncode != 0:
-        return paths[0]
-    return out.stdout or None
+    return _first_for_others(paths[0], paths[1:],
+                             "not os.access(p, os.R_OK | (os.X_OK if os.path.isdir(p) else 0))")
 
 
 def _count_tasks_of_uid(uid: int) -> int:
