@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from collections.abc import Callable, Iterator
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -70,23 +71,34 @@ def cpu_seconds(pids) -> float:
     return ticks / CLOCK_TICKS
 
 
+def state(pid: int) -> str | None:
+    """The one-letter state of ``pid`` (R running, S sleeping, D in the kernel, Z zombie, ...);
+    None once it is gone."""
+    fields = _stat_fields(pid)
+    return fields[0] if fields else None
+
+
 def is_zombie(pid: int) -> bool:
     """True when ``pid`` has exited (a zombie nobody reaped yet, or gone)."""
-    fields = _stat_fields(pid)
-    return fields is None or fields[0] in ("Z", "X")
+    return state(pid) in (None, "Z", "X")
 
 
 def kill_matching(matches: Callable[[int, int], bool],
-                  before_pass: Callable[[], None] = lambda: None, max_passes: int = 50) -> int:
+                  before_pass: Callable[[], None] = lambda: None,
+                  timeout_s: float = 10.0) -> int:
     """SIGKILL every live process whose (pid, uid) ``matches``; return how many were signalled.
 
     Repeats until a pass finds none, so a child forked while the previous pass ran (a
     double-forking daemon) is caught too; ``before_pass`` runs first in each pass (to reap
-    one's own children), and ``max_passes`` bounds the work if processes appear faster than
-    they die.
+    one's own children). A process that was signalled takes until it is next scheduled to
+    die, which on a loaded machine can outlast many passes: a pass that finds only those waits
+    a little (1 ms, doubling up to 10 ms) instead of counting against a fixed number of passes.
+    ``timeout_s`` bounds the work if processes appear faster than they die.
     """
-    killed = 0
-    for _ in range(max_passes):
+    signalled: set[int] = set()
+    deadline = time.monotonic() + timeout_s
+    pause = 0.001
+    while True:
         before_pass()
         found = [pid for pid, uid in processes() if matches(pid, uid) and not is_zombie(pid)]
         if not found:
@@ -94,10 +106,15 @@ def kill_matching(matches: Callable[[int, int], bool],
         for pid in found:
             try:
                 os.kill(pid, signal.SIGKILL)
-                killed += 1
+                signalled.add(pid)
             except (ProcessLookupError, PermissionError):
                 pass
-    return killed
+        if time.monotonic() > deadline:
+            break
+        if signalled.issuperset(found):
+            time.sleep(pause)
+            pause = min(2 * pause, 0.01)
+    return len(signalled)
 
 
 def kill_processes_of_uid(uid: int) -> int:

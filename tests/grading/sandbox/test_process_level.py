@@ -78,7 +78,7 @@ GRADER = textwrap.dedent("""
     uid, pid = client.process.uid, client.info["pid"]
     module = client.load_submission({"submission.py": sys.argv[1].encode()})
     report = {"uid": client.info["uid"], "assigned": uid, "forked": module.fork_bomb()}
-    report["after_bomb"] = live(uid, but=(pid,))
+    report["after_bomb"] = {p: procfs.state(p) for p in live(uid, but=(pid,))}
     report["daemon"] = module.daemon()
     report["after_daemon"] = live(uid, but=(pid,))
     report["writes"] = [module.write(path) for path in targets]
@@ -120,7 +120,7 @@ def test_a_root_grader_runs_process_workers_as_a_bounded_unprivileged_uid(readab
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     assert report["uid"] == report["assigned"] >= UID_BASE
     assert 0 < report["forked"] < 256, "the process limit did not hold"
-    assert report["after_bomb"] == [], "the fork bomb's sleepers outlived the call"
+    assert report["after_bomb"] == {}, "the fork bomb's sleepers (pid: state) outlived the call"
     assert report["daemon"] == "started" and report["after_daemon"] == [], \
         "a daemon outlived the call"
     assert report["writes"] == ["PermissionError"] * len(targets)

@@ -66,3 +66,37 @@ def test_kill_processes_of_uid_kills_them_all_and_nothing_else():
     finally:
         proc.kill()
         proc.wait()
+
+
+class _SlowToDie:
+    """A fake /proc in which a signalled process still shows as alive for ``passes`` scans, as
+    one that exits only when it is next scheduled on a loaded machine."""
+
+    def __init__(self, monkeypatch, passes: int):
+        self.left, self.scans, self.signals = passes, 0, 0
+        monkeypatch.setattr(procfs, "processes", self.processes)
+        monkeypatch.setattr(procfs, "is_zombie", lambda pid: False)
+        monkeypatch.setattr(procfs.os, "kill", self.kill)
+
+    def processes(self):
+        self.scans += 1
+        if self.signals and self.left <= 0:
+            return iter(())
+        self.left -= bool(self.signals)
+        return iter([(4242, 200_000)])
+
+    def kill(self, pid, sig):
+        self.signals += 1
+
+
+def test_kill_matching_waits_for_a_signalled_process_that_is_slow_to_die(monkeypatch):
+    fake = _SlowToDie(monkeypatch, passes=60)  # more scans than any fixed pass count allows
+    assert procfs.kill_matching(lambda pid, uid: True) == 1
+    assert fake.left <= 0, "gave up while the process was still alive"
+
+
+def test_kill_matching_gives_up_at_its_time_bound(monkeypatch):
+    _SlowToDie(monkeypatch, passes=10**9)
+    start = time.monotonic()
+    assert procfs.kill_matching(lambda pid, uid: True, timeout_s=0.3) == 1
+    assert time.monotonic() - start < 3
