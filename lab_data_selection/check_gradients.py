@@ -3,6 +3,9 @@
     python check_gradients.py
     python check_gradients.py --seed 2        # another lambda
 
+It exits with status 1 when any check prints ``CHECK`` (0 when all are ``ok``), so that a
+script or CI job can rely on it.
+
 The exact problem of toy_problem.py: weighted softmax regression on sklearn's 8x8 digits in
 float64 (1077 training digits, weights sigmoid(lambda), L2 1e-2, validation loss on the 6s and
 7s). Newton's method solves the inner problem to machine precision, so
@@ -54,8 +57,13 @@ def _rel(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.linalg.norm(a - b) / max(np.linalg.norm(b), 1e-300))
 
 
+FAILED: list[str] = []  # the names of the checks that printed CHECK in this run
+
+
 def _row(name: str, value: str, ok: bool, goal: str) -> None:
     print(f"{'ok   ' if ok else 'CHECK'}  {name:<46} {value:>22}   {goal}")
+    if not ok:
+        FAILED.append(name)
 
 
 def _attempt(name: str, fn, goal: str):
@@ -69,7 +77,10 @@ def _attempt(name: str, fn, goal: str):
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Run every check and print one line each; raise ``SystemExit`` (status 1) naming the
+    failed checks when any fails."""
     args = parse_args(argv)
+    FAILED.clear()
     set_thread_budget(1)
     started = time.perf_counter()
     d = load_digits_split()
@@ -132,6 +143,9 @@ def main(argv: list[str] | None = None) -> None:
     elif g is not None:
         _row("hypergradient (exact H^-1)", "zero", False, "L_V depends on lambda through w*")
     print(f"\n{time.perf_counter() - started:.0f} s")
+    if FAILED:
+        raise SystemExit(f"{len(FAILED)} check(s) failed (the CHECK lines above): "
+                         f"{'; '.join(FAILED)}")
 
 
 if __name__ == "__main__":

@@ -40,6 +40,32 @@ DEFAULTS = {"network": "simple", "lr": 0.01, "momentum": 0.9, "hyper_optimizer":
             "stochastic": True, "max_log_weight": 2.0}
 
 
+def selector_network(network) -> nn.Module:
+    """The selector's network: ``build_network(name)`` for a name, or the ``nn.Module`` given
+    (the original assignment's way), checked to map (B, 28, 28) images to (B, 10) logits."""
+    if isinstance(network, str):
+        return build_network(network)
+    if not isinstance(network, nn.Module):
+        raise ValueError(f"network must be a name ('simple' or 'mlp') or an nn.Module; "
+                         f"received {type(network).__name__}.")
+    parameter = next(network.parameters(), None)
+    probe = torch.zeros(2, 28, 28, device=None if parameter is None else parameter.device)
+    training = network.training
+    try:
+        with torch.no_grad():
+            shape = tuple(network.eval()(probe).shape)
+    except Exception as exc:  # noqa: BLE001 - reported with what was expected
+        raise ValueError(f"the network object must map images (B, 28, 28) to logits (B, 10); "
+                         f"calling it on zeros of shape (2, 28, 28) raised "
+                         f"{type(exc).__name__}: {exc}") from exc
+    finally:
+        network.train(training)
+    if shape != (2, 10):
+        raise ValueError(f"the network object must map images (B, 28, 28) to logits (B, 10); "
+                         f"on zeros of shape (2, 28, 28) it returned shape {shape}.")
+    return network
+
+
 class MNISTDataSelector:
     """Per-sample weights of an MNIST training pool, learned by hypergradient descent.
 
@@ -48,7 +74,7 @@ class MNISTDataSelector:
     target_digits : list of int, default [6, 7]
         The validation loss is measured on these digits.
     batch_size : int, default 64
-    device : {"auto", "cpu", "cuda"}, default "cpu"
+    device : {"auto", "cpu", "cuda"} or torch.device, default "cpu"
     data : SelectionData, optional
         Default: :func:`data.selection_data` of the embedded MNIST sample.
     learn_weights : bool, default True
@@ -57,7 +83,9 @@ class MNISTDataSelector:
         Network initialisation and batch order.
     verbose : bool, default True
     **settings
-        Overrides of ``DEFAULTS``: ``network`` ("simple" or "mlp"), ``lr`` and ``momentum``
+        Overrides of ``DEFAULTS``: ``network`` ("simple" or "mlp", or, as in the original
+        assignment, a network object such as ``SimpleModel()``: an ``nn.Module`` mapping
+        (B, 28, 28) to logits (B, 10), used as given), ``lr`` and ``momentum``
         (SGD of the network, cosine-annealed to 0 over a ``train`` call), ``hyper_optimizer``
         ("SGD", "Adam", "RMSprop") and ``hyper_lr`` (its step on the log-weights; the
         hypergradient of one weight is about 1 / batch_size of a per-sample alignment, hence
@@ -80,7 +108,8 @@ class MNISTDataSelector:
         if not s["max_log_weight"] > 0:
             raise ValueError(f"max_log_weight must be > 0; received {s['max_log_weight']!r}.")
         self.batch_size = batch_size
-        self.device = pick_device(device)
+        # the original assignment passes a torch.device
+        self.device = pick_device(str(device) if isinstance(device, torch.device) else device)
         self.data = data if data is not None else selection_data(self.target_digits)
         if tuple(self.data.target_digits) != self.target_digits:
             raise ValueError(f"data holds target digits {list(self.data.target_digits)} but "
@@ -92,7 +121,7 @@ class MNISTDataSelector:
         self.learn_weights, self.verbose, self.seed = learn_weights, verbose, seed
         self.generator = torch.Generator().manual_seed(seed)
         torch.manual_seed(seed)
-        self.network = build_network(s["network"]).to(self.device)
+        self.network = selector_network(s["network"]).to(self.device)
         self.criterion = nn.CrossEntropyLoss(reduction="none")
         self.model = DataSelectionHyperOptModel(self.network, self.criterion,
                                                 len(self.data.train_labels)).to(self.device)
@@ -205,7 +234,7 @@ class MNISTDataSelector:
         """Indices of the ``top_k`` highest-weighted images that are *not* target digits."""
         weights = self.sample_weights()
         others = np.flatnonzero(~np.isin(self.data.train_labels, self.target_digits))
-        return others[np.argsort(-weights[others], kind="stable")[:top_k]]
+        return rank_by_weight(weights, others)[:top_k]
 
     def analyze_sample_importance(self, top_k: int = 100):
         """The ``top_k`` highest-weighted samples; prints what they are.
@@ -221,7 +250,7 @@ class MNISTDataSelector:
                 weights):
             raise ValueError(f"top_k must be an integer in 1..{len(weights)}; received "
                              f"{top_k!r}.")
-        top_indices = np.argsort(-weights, kind="stable")[:top_k]
+        top_indices = rank_by_weight(weights)[:top_k]
         top_weights = weights[top_indices]
         labels = self.data.train_labels
         share = float(np.isin(labels[top_indices], self.target_digits).mean())
@@ -240,20 +269,19 @@ class MNISTDataSelector:
 
     def visualize_results(self, top_indices, num_samples: int = 20, path=None,
                           title: str | None = None) -> dict[int, int]:
-        """Draw the first ``num_samples`` of ``top_indices`` (digit and weight above each).
+        """Draw the first ``num_samples`` of ``top_indices`` (digit, weight and pool index above
+        each, in the order given: :func:`rank_by_weight` puts ties in pool order).
 
         Writes ``path`` (default ``results/top_samples.png``); returns {digit: count} of them.
         """
-        from common.plots import image_grid
-
         chosen = np.asarray(top_indices)[:num_samples]
         weights = self.sample_weights()
         labels = self.data.train_labels[chosen]
-        titles = [f"{d}  w={weights[i]:.2f}" for d, i in zip(labels, chosen, strict=True)]
         path = Path(path) if path is not None else Path("results") / "top_samples.png"
         title = title or (f"the {len(chosen)} highest-weighted training images (targets "
-                          f"{list(self.target_digits)})")
-        image_grid(self.data.train_images[chosen], path, ncols=10, titles=titles, title=title)
+                          f"{list(self.target_digits)}; equal weights in pool order)")
+        draw_images(self.data.train_images[chosen], path,
+                    weight_titles(labels, weights[chosen], chosen), title)
         counts = digit_counts(labels)
         self._say(f"digits of the {len(chosen)} drawn: {counts}; picture in {path}")
         return counts
@@ -263,6 +291,59 @@ def digit_counts(labels: np.ndarray) -> dict[int, int]:
     """{digit: count} of the digits present in ``labels``, most frequent first."""
     counts = np.bincount(np.asarray(labels), minlength=10)
     return {int(d): int(counts[d]) for d in np.argsort(-counts, kind="stable") if counts[d]}
+
+
+def rank_by_weight(weights: np.ndarray, among=None) -> np.ndarray:
+    """Pool indices by weight, highest first; equal weights in pool order (lowest index first).
+
+    Clipping makes ties common: every image whose log-weight reached ``max_log_weight`` has
+    the same weight (on the 6s and 7s, about a hundred of them). Ties are broken by the pool
+    index, so the order, and which tied images make a top-k, is the same at every call.
+
+    Parameters
+    ----------
+    weights : ndarray of shape (N,)
+    among : ndarray of shape (M,) of pool indices, optional
+        Rank only these (default: all N).
+
+    Returns
+    -------
+    indices : ndarray of shape (M,) (or (N,)), int64.
+    """
+    among = np.arange(len(weights)) if among is None else np.sort(np.asarray(among))
+    return among[np.argsort(-np.asarray(weights)[among], kind="stable")]
+
+
+def weight_titles(labels: np.ndarray, weights: np.ndarray, indices: np.ndarray) -> list[str]:
+    """One title per drawn image: its digit, weight and pool index (ties are in pool order)."""
+    return [f"{d} w={w:.2f} #{i}" for d, w, i in zip(labels, weights, indices, strict=True)]
+
+
+def draw_images(images: np.ndarray, path, titles: list[str], title: str, ncols: int = 10) -> Path:
+    """Draw images (M, 28, 28) in [0, 1] as a grid under a figure title; writes ``path``.
+
+    The title sits right above the first row: the figure is laid out as a whole, with no band
+    left between them.
+    """
+    import matplotlib.pyplot as plt
+
+    from common.plots import save_figure
+
+    images = np.asarray(images)
+    if images.ndim != 3 or len(titles) != len(images) or len(images) == 0:
+        raise ValueError(f"draw_images needs images (M, H, W) with M >= 1 and one title each; "
+                         f"received shape {images.shape} and {len(titles)} titles.")
+    ncols = min(ncols, len(images))
+    nrows = -(-len(images) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(1.25 * ncols, 1.35 * nrows + 0.4),
+                             squeeze=False, layout="constrained")
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i < len(images):
+            ax.imshow(images[i], cmap="gray", vmin=0, vmax=1)
+            ax.set_title(titles[i], fontsize=7)
+    fig.suptitle(title)
+    return save_figure(fig, path)
 
 
 def main() -> Path:
@@ -289,10 +370,11 @@ def main() -> Path:
     selector.visualize_results(top_indices, num_samples=20, path=folder / "top_samples.png")
     selector.visualize_results(selector.look_alikes(20), num_samples=20,
                                path=folder / "look_alikes.png",
-                               title="the 20 highest-weighted images of the other digits")
+                               title="the 20 highest-weighted images of the other digits "
+                                     "(equal weights in pool order)")
     plot_curves({"train (weighted)": train_losses, "validation (targets)": val_losses,
                  "test (targets)": selector.history["test_loss"]}, folder / "losses.png",
-                ylabel="cross-entropy")
+                ylabel="cross-entropy", title="the run with learned weights, per epoch")
     print(f"{time.perf_counter() - started:.0f} s; pictures in {folder}")
     return folder
 

@@ -103,6 +103,21 @@ class DataSelectionHyperOptModel(BaseHyperOptModel):
     def hyper_parameters(self) -> list[torch.Tensor]:
         return [self.log_weights]
 
+    @property
+    def sample_weights(self) -> nn.Parameter:
+        """The original assignment's name of ``log_weights``: the same parameter (N,), in log
+        space despite its name. Read-only: to change the log-weights, write into them in place
+        (``model.sample_weights.data.clamp_(-2, 2)``)."""
+        return self.log_weights
+
+    def __setattr__(self, name: str, value) -> None:
+        if name == "sample_weights":
+            raise AttributeError("sample_weights is the original assignment's name of "
+                                 "log_weights and cannot be assigned; received an assignment "
+                                 f"of {type(value).__name__}. Change the log-weights in place "
+                                 "(model.log_weights.data.copy_(...)).")
+        super().__setattr__(name, value)
+
     def get_sample_weights(self) -> torch.Tensor:
         """The weights of all N samples, normalised to mean 1 (uniform weights are all 1).
 

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 from data import SelectionData, check_target_digits, selection_data
-from mnist_data_selection import DEFAULTS, MNISTDataSelector, digit_counts
+from mnist_data_selection import DEFAULTS, MNISTDataSelector, digit_counts, rank_by_weight
 
 from common.artifacts import load_arrays, new_run_folder, save_arrays
 from common.cli import dataclass_parser
@@ -102,14 +102,18 @@ def selector_settings(args: TrainArgs) -> dict:
 
 def top_digits_summary(weights: np.ndarray, labels: np.ndarray, target_digits,
                        top_k: int = TOP_K) -> dict:
-    """What the ``top_k`` highest weights hold: digit counts, share of targets, enrichment."""
-    top = np.argsort(-weights, kind="stable")[:top_k]
+    """What the ``top_k`` highest weights hold: digit counts, share of targets, enrichment,
+    and the images that share the highest weight (clipped log-weights tie; ties are ranked in
+    pool order, :func:`mnist_data_selection.rank_by_weight`)."""
+    top = rank_by_weight(weights)[:top_k]
     targets = np.isin(labels, target_digits)
     share, base = float(targets[top].mean()), float(targets.mean())
-    others = np.flatnonzero(~targets)
-    look_alikes = others[np.argsort(-weights[others], kind="stable")[:20]]
+    look_alikes = rank_by_weight(weights, np.flatnonzero(~targets))[:20]
+    at_max = weights == weights.max()
     return {"top_k": top_k, "digits": digit_counts(labels[top]), "target_share": share,
             "base_rate": base, "enrichment": share / base,
+            "at_max_weight": {"count": int(at_max.sum()),
+                              "digits": digit_counts(labels[at_max])},
             "look_alike_digits": digit_counts(labels[look_alikes]),
             "mean_weight_per_digit": {int(d): float(weights[labels == d].mean())
                                       for d in np.unique(labels)}}
@@ -136,6 +140,7 @@ def run_comparison(data: SelectionData, args: TrainArgs):
     steps = learned.timing["steps"]
     summary["timing_ms"] = {"hyper_step": 1000 * learned.timing["hyper_step_s"] / steps,
                             "sgd_step": 1000 * learned.timing["model_step_s"] / steps}
+    summary["hyper_step_cost"] = learned.timing["hyper_step_s"] / learned.timing["model_step_s"]
     summary["divergences"] = learned.hyper_optimizer.divergences
     summary["final_inner_lr"] = learned.hyper_optimizer.inner_lr
     return learned, uniform, summary
@@ -203,9 +208,13 @@ def print_summary(summary: dict) -> None:
     top = summary["top"]
     print(f"top {top['top_k']} weights: {top['target_share']:.0%} target digits (base rate "
           f"{top['base_rate']:.0%}, x{top['enrichment']:.1f}); digits {top['digits']}")
+    tied = top["at_max_weight"]
+    print(f"{tied['count']} image(s) share the highest weight (ties ranked in pool order): "
+          f"digits {tied['digits']}")
     print(f"highest-weighted other digits (top 20): {top['look_alike_digits']}")
     t = summary["timing_ms"]
-    print(f"per step: hyper-step {t['hyper_step']:.1f} ms, SGD step {t['sgd_step']:.1f} ms; "
+    print(f"per step: hyper-step {t['hyper_step']:.1f} ms, SGD step {t['sgd_step']:.1f} ms "
+          f"(a hyper-step costs {summary['hyper_step_cost']:.1f} SGD steps); "
           f"{summary['divergences']} Neumann divergence(s)")
 
 

@@ -5,10 +5,14 @@
 
 Writes into the folder:
 
-* ``top_samples.png``     the highest-weighted training images (digit and weight above each);
+* ``top_samples.png``     the 100 highest-weighted training images, the ones ``summary.json``
+                          counts (digit, weight and pool index above each);
 * ``look_alikes.png``     the highest-weighted images that are *not* target digits;
 * ``weights_by_digit.png`` the distribution of the learned weights of each digit (log scale);
 * ``losses.png``          validation and held-out test loss on the targets, learned vs uniform.
+
+Images are ranked by weight, highest first; equal weights (every log-weight clipped at
+``max_log_weight`` gives the same weight) in pool order, lowest index first.
 """
 
 from __future__ import annotations
@@ -18,10 +22,11 @@ from pathlib import Path
 
 import numpy as np
 from data import selection_data
-from train import read_results
+from mnist_data_selection import draw_images, rank_by_weight, weight_titles
+from train import TOP_K, read_results
 
 from common.cli import dataclass_parser
-from common.plots import image_grid, plot_curves, save_figure
+from common.plots import save_figure
 
 
 @dataclass
@@ -29,7 +34,7 @@ class VisualizationArgs:
     """Settings of one ``visualization.py`` run (every field is a command-line flag)."""
 
     results_path: str = ""
-    num_samples: int = 50
+    num_samples: int = TOP_K
     num_look_alikes: int = 20
 
 
@@ -50,10 +55,6 @@ def parse_args(argv: list[str] | None = None) -> VisualizationArgs:
     return args
 
 
-def _titles(labels: np.ndarray, weights: np.ndarray) -> list[str]:
-    return [f"{d}  w={w:.2f}" for d, w in zip(labels, weights, strict=True)]
-
-
 def weights_by_digit(weights: np.ndarray, labels: np.ndarray, target_digits, path: Path) -> Path:
     """Box plot of the weights of each digit (log scale), target digits highlighted."""
     import matplotlib.pyplot as plt
@@ -61,7 +62,7 @@ def weights_by_digit(weights: np.ndarray, labels: np.ndarray, target_digits, pat
     digits = np.unique(labels)
     fig, ax = plt.subplots(figsize=(7, 4))
     boxes = ax.boxplot([weights[labels == d] for d in digits], patch_artist=True, widths=0.6,
-                       flierprops={"markersize": 2})
+                       flierprops={"markersize": 2}, medianprops={"color": "black"})
     ax.set_xticks(np.arange(1, len(digits) + 1), [str(d) for d in digits])
     for box, digit in zip(boxes["boxes"], digits, strict=True):
         box.set_facecolor("tab:orange" if digit in target_digits else "tab:blue")
@@ -75,6 +76,28 @@ def weights_by_digit(weights: np.ndarray, labels: np.ndarray, target_digits, pat
     return save_figure(fig, path)
 
 
+def losses(history: dict, path: Path) -> Path:
+    """Validation and test loss on the targets per epoch, learned (solid, dots) vs uniform
+    (dashed, crosses): where the two runs agree, both stay visible."""
+    import matplotlib.pyplot as plt
+
+    style = {"learned": {"ls": "-", "marker": "o", "ms": 3},
+             "uniform": {"ls": "--", "marker": "x", "ms": 5}}
+    colour = {"val_loss": "tab:blue", "test_loss": "tab:orange"}
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for run, curves in history.items():
+        for key in ("val_loss", "test_loss"):
+            values = curves.get(key, [])
+            ax.plot(np.arange(1, len(values) + 1), values, color=colour[key], lw=1.4,
+                    label=f"{key.split('_')[0]} ({run})", **style.get(run, {}))
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("cross-entropy on the target digits")
+    ax.set_title("held-out loss on the targets: learned vs uniform weights")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return save_figure(fig, path)
+
+
 def main(argv: list[str] | None = None) -> list[Path]:
     args = parse_args(argv)
     folder = Path(args.results_path)
@@ -84,23 +107,21 @@ def main(argv: list[str] | None = None) -> list[Path]:
         raise ValueError(f"the pool rebuilt from {folder / 'config.yaml'} does not match the "
                          "saved labels; was the folder written by another version of train.py?")
     weights, labels, targets = arrays["weights"], data.train_labels, data.target_digits
-    top = np.argsort(-weights, kind="stable")[:args.num_samples]
-    others = np.flatnonzero(~np.isin(labels, targets))
-    look = others[np.argsort(-weights[others], kind="stable")[:args.num_look_alikes]]
+    top = rank_by_weight(weights)[:args.num_samples]
+    look = rank_by_weight(weights, np.flatnonzero(~np.isin(labels, targets)))[
+        :args.num_look_alikes]
     written = [
-        image_grid(data.train_images[top], folder / "top_samples.png", ncols=10,
-                   titles=_titles(labels[top], weights[top]),
-                   title=f"the {len(top)} highest-weighted training images (targets "
-                         f"{list(targets)})"),
-        image_grid(data.train_images[look], folder / "look_alikes.png", ncols=10,
-                   titles=_titles(labels[look], weights[look]),
-                   title=f"the {len(look)} highest-weighted images of the other digits"),
+        draw_images(data.train_images[top], folder / "top_samples.png",
+                    weight_titles(labels[top], weights[top], top),
+                    f"the {len(top)} highest-weighted training images (targets "
+                    f"{list(targets)}; equal weights in pool order)"),
+        draw_images(data.train_images[look], folder / "look_alikes.png",
+                    weight_titles(labels[look], weights[look], look),
+                    f"the {len(look)} highest-weighted images of the other digits (equal "
+                    "weights in pool order)"),
         weights_by_digit(weights, labels, targets, folder / "weights_by_digit.png"),
+        losses(history, folder / "losses.png"),
     ]
-    curves = {f"{key.split('_')[0]} ({run})": values for run, h in history.items()
-              for key, values in h.items() if key in ("val_loss", "test_loss")}
-    written.append(plot_curves(curves, folder / "losses.png", ylabel="cross-entropy on the "
-                               "target digits", title="learned vs uniform weights"))
     print(f"top {summary['top']['top_k']} weights: digits {summary['top']['digits']}")
     for path in written:
         print(f"wrote {path}")

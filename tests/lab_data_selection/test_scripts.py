@@ -4,6 +4,7 @@ selector, train.py, visualization.py, grade.py, load_resources.py, check_gradien
 from __future__ import annotations
 
 import json
+import types
 import warnings
 
 import numpy as np
@@ -72,6 +73,59 @@ def test_model_weights_and_uniform_loss(lab_module):
         model.train_loss(x, y, torch.tensor([0, 1]))
     with pytest.raises(ValueError, match="reduction='none'"):
         model_mod.BaseHyperOptModel(net, torch.nn.CrossEntropyLoss()).per_sample_losses(x, y)
+
+
+def test_model_answers_to_the_original_name_sample_weights(lab_module):
+    net = lab_module("network").MLP(num_layers=1, input_shape=(4,), num_classes=3)
+    model = lab_module("model").DataSelectionHyperOptModel(
+        net, torch.nn.CrossEntropyLoss(reduction="none"), 6)
+    assert model.sample_weights is model.log_weights
+    assert [name for name, _ in model.named_parameters()].count("log_weights") == 1
+    assert "sample_weights" not in dict(model.named_parameters())
+    model.sample_weights.data.fill_(0.5)
+    torch.testing.assert_close(model.log_weights.detach(), torch.full((6,), 0.5))
+    with pytest.raises(AttributeError, match="cannot be assigned.*log_weights"):
+        model.sample_weights = torch.nn.Parameter(torch.zeros(6))
+
+
+def test_selector_takes_a_network_object_and_a_torch_device(lab_module, full_data):
+    """The original assignment builds the selector around ``SimpleModel()`` and passes a
+    ``torch.device``; both work, and train the object given."""
+    network = lab_module("network").SimpleModel()
+    before = {k: v.clone() for k, v in network.state_dict().items()}
+    selector = _tiny_selector(lab_module, full_data, network=network,
+                              device=torch.device("cpu"))
+    assert selector.network is network and selector.device == torch.device("cpu")
+    selector.train(1)
+    assert any(not torch.equal(before[k], v) for k, v in network.state_dict().items())
+    by_name = _tiny_selector(lab_module, full_data, network="simple")
+    assert type(by_name.network).__name__ == "SimpleModel"
+    with pytest.raises(ValueError, match=r"\(B, 10\).*returned shape \(2, 5\)"):
+        _tiny_selector(lab_module, full_data, network=lab_module("network").SimpleModel(
+            num_classes=5))
+    with pytest.raises(ValueError, match="calling it on zeros"):
+        _tiny_selector(lab_module, full_data, network=torch.nn.Linear(3, 10))
+    with pytest.raises(ValueError, match="received int"):
+        _tiny_selector(lab_module, full_data, network=3)
+
+
+def test_ties_are_ranked_in_pool_order(lab_module, tmp_path):
+    selection = lab_module("mnist_data_selection")
+    weights = np.array([1.0, 5.5, 0.2, 5.5, 3.0, 5.5])
+    np.testing.assert_array_equal(selection.rank_by_weight(weights), [1, 3, 5, 4, 0, 2])
+    np.testing.assert_array_equal(selection.rank_by_weight(weights, np.array([5, 0, 3])),
+                                  [3, 5, 0])
+    summary = lab_module("train").top_digits_summary(weights, np.array([6, 7, 1, 3, 6, 7]),
+                                                     (6, 7), top_k=2)
+    assert summary["digits"] == {3: 1, 7: 1}
+    assert summary["at_max_weight"] == {"count": 3, "digits": {7: 2, 3: 1}}
+    titles = selection.weight_titles(np.array([7, 3]), weights[[1, 3]], np.array([1, 3]))
+    assert titles == ["7 w=5.50 #1", "3 w=5.50 #3"]
+    path = selection.draw_images(np.zeros((3, 28, 28)), tmp_path / "g.png", ["a", "b", "c"],
+                                 "a title")
+    assert Image.open(path).size[0] > 100
+    with pytest.raises(ValueError, match="one title each"):
+        selection.draw_images(np.zeros((3, 28, 28)), tmp_path / "g.png", ["a"], "t")
 
 
 def _tiny_selector(lab_module, full_data, **kwargs):
@@ -225,3 +279,31 @@ def test_check_gradients_all_ok(lab_module, capsys):
     lab_module("check_gradients").main([])
     out = capsys.readouterr().out
     assert "CHECK" not in out and out.count("ok ") >= 9, out
+
+
+def _submission_from(source: str) -> types.ModuleType:
+    module = types.ModuleType("submission")
+    exec(compile(source, "submission.py", "exec"), module.__dict__)
+    return module
+
+
+@pytest.mark.parametrize("wrong", ["blank", pytest.param("hypergradient_sign_flipped",
+                                                          marks=pytest.mark.slow)])
+def test_check_gradients_exits_non_zero_when_a_check_fails(capsys, wrong):
+    from grading.examples import apply_patch, reference_submission
+
+    from .conftest import LAB_DIR, reference_lab
+
+    source = (LAB_DIR / "submission.py").read_text() if wrong == "blank" else apply_patch(
+        reference_submission(LAB_DIR),
+        (LAB_DIR.parent / "examples" / "lab_data_selection" / f"{wrong}.py").read_text())
+    with reference_lab(_submission_from(source)) as import_module:
+        with pytest.raises(SystemExit) as exited:
+            import_module("check_gradients").main([])
+    out = capsys.readouterr().out
+    assert exited.value.code not in (0, None) and "check(s) failed" in str(exited.value.code)
+    failing = [line for line in out.splitlines() if line.startswith("CHECK")]
+    assert failing and all(line.split("  ")[1].strip() in str(exited.value.code)
+                           for line in failing), out
+    if wrong != "blank":
+        assert len(failing) == 1 and "finite differences" in failing[0], out
