@@ -2,6 +2,8 @@
 
     python grade.py --results_path results/<run> --sample_index k   # a PCA run, k = the "6" cluster
     python grade.py --results_path results/<run>                    # an autoencoder run
+    python grade.py --sample_index k --results_path "../results/{datetime}"  # as the original
+                                                    # handout writes it: the latest run there
 
 Prints the public tests, then the clustering of the 1,000 test digits by your saved PCA + GMM
 (accuracy after matching clusters to digits, and NMI) beside scikit-learn's GaussianMixture and
@@ -19,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
-from train import read_config
+from train import read_config, resolve_run
 
 from common.data import load_mnist
 from common.seeding import seed_everything
@@ -151,7 +153,7 @@ def parse_args(argv=None) -> GradeConfig:
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
-    run = Path(args.results_path)
+    run = resolve_run(args.results_path)
     cfg = read_config(run)
     if args.sample_index is not None and not cfg.use_pca:
         raise ValueError(f"--sample_index is for PCA runs; {run} used the autoencoder. Drop "
@@ -167,10 +169,10 @@ def main(argv=None) -> dict:
     if not args.skip_tests:
         from grading.public import format_test_results, run_public_tests
 
-        run = run_public_tests(LAB_DIR)
-        tests, isolation = run.tests, run.isolation
+        public = run_public_tests(LAB_DIR)
+        tests, isolation = public.tests, public.isolation
         print(f"---- public tests (isolation: {isolation}) ----")
-        print(format_test_results(tests, run.notes))
+        print(format_test_results(tests, public.notes))
         summary["public_tests_passed"] = all(t.status == "passed" for t in tests)
     print(f"---- clustering of the 1,000 test digits ({'PCA' if cfg.use_pca else 'AE'}-"
           f"{cfg.embedding_dim if cfg.use_pca else 2} embedding) ----")

@@ -4,12 +4,16 @@ You complete four parts (see README.md): ``GMM._e_step``, ``GMM._m_step``, ``PCA
 ``sample_from_gmm``. Everything else in this file is given; keep the names and signatures.
 """
 
+import json  # noqa: F401 - this import and the next four are the original scaffold's
 from pathlib import Path
+from typing import List, Union  # noqa: F401, UP035 - original signatures use them
 
 import numpy as np
 from PIL import Image
+from safetensors.numpy import load_file, save_file  # noqa: F401
 from scipy.linalg import solve_triangular
 from sklearn.cluster import KMeans
+from tqdm import tqdm  # noqa: F401
 
 from common.artifacts import NumpyArtifactMixin
 from common.checks import check_shape
@@ -134,11 +138,16 @@ class GMM(NumpyArtifactMixin):
         Returns
         -------
         gamma : ndarray of shape (N, K); gamma[n, k] = p(component k | x_n), rows sum to 1.
-            Must stay finite in high dimension (D = 50), where densities underflow to 0.
+            ``N, D``, ``gamma`` (zeros) and ``return gamma`` are given: fill ``gamma`` (or
+            assign a new array to it). Extension: stay finite in high dimension (D = 50),
+            where densities underflow to 0 (README, section 1.1).
         """
+        N, D = X.shape
+        gamma = np.zeros((N, self.n_components))
         # ===== START OF YOUR CODE =====
         raise NotImplementedError("lab_gmm: GMM._e_step")
         # ===== END OF YOUR CODE =====
+        return gamma
 
     def _m_step(self, X: np.ndarray, gamma: np.ndarray) -> None:
         """M-step: update ``pi``, ``means`` and ``covs`` from the responsibilities.
@@ -149,8 +158,12 @@ class GMM(NumpyArtifactMixin):
         gamma : ndarray of shape (N, K), not modified
 
         Sets ``self.pi`` (K,), ``self.means`` (K, D) and ``self.covs`` (K, D, D), the maximum
-        likelihood estimates, with ``1e-6 * I`` (``REG_COVAR``) added to each covariance.
+        likelihood estimates; ``N, D`` and ``n_soft`` (K,), the sum of ``gamma`` over the
+        samples, are given. Adding ``1e-6 * I`` (``REG_COVAR``) to each covariance keeps them
+        invertible on degenerate data (recommended; graded the same with or without).
         """
+        N, D = X.shape
+        n_soft = np.sum(gamma, axis=0)  # noqa: F841 - (K,), the soft counts, for your lines
         # ===== START OF YOUR CODE =====
         raise NotImplementedError("lab_gmm: GMM._m_step")
         # ===== END OF YOUR CODE =====
@@ -239,7 +252,46 @@ class PCA(NumpyArtifactMixin):
         return X_pca @ self.components + self.mean
 
 
-def sample_from_gmm(gmm: GMM, pca: PCA, label: int, path) -> None:
+PIXELS_SIDE = 28  # MNIST digits are 28 x 28
+
+
+def to_uint8_image(sample) -> np.ndarray:
+    """The pixels of one digit as a savable grey-scale image, whatever their scale and dtype.
+
+    Parameters
+    ----------
+    sample : array of 784 values, of any shape holding them ((1, 28, 28), (28, 28), (1, 784) or
+        (784,)): uint8 values are kept as they are; other values are pixels in [0, 1] (this
+        lab's scale) when none exceeds 2, else in [0, 255] (the original lab's scale), and are
+        scaled, clipped and rounded to 0..255.
+
+    Returns
+    -------
+    image : ndarray of shape (28, 28), dtype uint8
+    """
+    if sample is None:
+        raise ValueError("sample_from_gmm: sample is None; your lines must set sample to the 784 "
+                         "pixels of the drawn digit (pca.inverse_transform of one draw).")
+    array = np.asarray(sample)
+    if array.size != PIXELS_SIDE * PIXELS_SIDE:
+        raise ValueError(f"sample_from_gmm: sample has shape {array.shape} ({array.size} values); "
+                         f"expected the {PIXELS_SIDE * PIXELS_SIDE} pixels of one digit, e.g. "
+                         "shape (1, 28, 28): pca.inverse_transform of one draw, reshaped.")
+    if array.dtype == np.uint8:
+        return array.reshape(PIXELS_SIDE, PIXELS_SIDE)
+    if not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
+        raise ValueError(f"sample_from_gmm: sample has dtype {array.dtype}; expected numbers "
+                         "(the pixels of one digit).")
+    pixels = array.astype(np.float64).reshape(PIXELS_SIDE, PIXELS_SIDE)
+    if not np.isfinite(pixels).all():
+        raise ValueError("sample_from_gmm: sample has NaN or infinite pixels; check the mean and "
+                         "covariance of the component you sampled from.")
+    if pixels.max() <= 2.0:
+        pixels = pixels * 255.0
+    return np.clip(pixels, 0.0, 255.0).round().astype(np.uint8)
+
+
+def sample_from_gmm(gmm: GMM, pca: PCA, label: int, path: str | Path) -> None:
     """Draw one sample from component ``label`` of ``gmm`` and save it as an image.
 
     Parameters
@@ -249,9 +301,14 @@ def sample_from_gmm(gmm: GMM, pca: PCA, label: int, path) -> None:
     label : int, the component to sample from
     path : str or Path, an existing folder
 
-    Saves ``path/gmm_sample.png`` with Pillow: a 28 x 28 image (an [H, W] array of dtype
-    uint8, values in [0, 255]).
+    Your lines set ``sample``, the 784 pixels of the drawn digit, e.g. of shape (1, 28, 28).
+    The given lines after them convert it with ``to_uint8_image`` (floats in [0, 1] or in
+    [0, 255], or uint8) and save ``path/gmm_sample.png``, a 28 x 28 grey-scale PNG.
     """
+    sample = None  # your lines set it
     # ===== START OF YOUR CODE =====
     raise NotImplementedError("lab_gmm: sample_from_gmm")
     # ===== END OF YOUR CODE =====
+
+    # Save the image (given): to_uint8_image accepts either pixel scale, floats or uint8.
+    Image.fromarray(to_uint8_image(sample)).save(Path(path) / "gmm_sample.png")

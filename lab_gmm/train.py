@@ -4,6 +4,7 @@
     python train.py --use_pca --embedding_dim 20   # another PCA size
     python train.py                                # GMM on the 2-D autoencoder embedding
                                                    # (run load_resources.py first)
+    python train.py --use_pca --results_path "../results/{datetime}"   # the original handout's
 
 Writes ``results/{datetime}/`` with ``gmm/`` (config.json + gmm.safetensors), ``pca/`` (with
 --use_pca) and ``config.yaml``. The seed makes a run repeatable.
@@ -27,6 +28,7 @@ from common.seeding import seed_everything
 from common.threads import set_thread_budget
 
 CONFIG_FILE = "config.yaml"
+DATETIME = "{datetime}"  # the original handout writes run folders as ../results/{datetime}
 
 
 @dataclass
@@ -62,6 +64,33 @@ def fit_models(X: np.ndarray, embedding_dim: int, n_components: int, max_iter: i
     return pca, gmm
 
 
+def runs_root(results_path: str | Path) -> Path:
+    """The folder under which train.py creates ``{datetime}/``: ``results_path`` itself, or its
+    parent when it ends with the handout's placeholder (``../results/{datetime}``)."""
+    path = Path(results_path)
+    return path.parent if path.name == DATETIME else path
+
+
+def resolve_run(results_path: str | Path) -> Path:
+    """The run folder that ``--results_path`` names. The original handout's
+    ``../results/{datetime}``, typed as written, names the latest run under ``../results``.
+
+    Returns the folder; ValueError saying what to pass when there is no such run.
+    """
+    path = Path(results_path)
+    if DATETIME not in path.name:
+        return path
+    root = path.parent
+    runs = sorted(p for p in root.glob("*") if (p / CONFIG_FILE).is_file()) \
+        if root.is_dir() else []
+    if not runs:
+        raise ValueError(f"--results_path {results_path}: {{datetime}} stands for a run folder "
+                         f"of train.py, and {root} holds none. Run `python train.py --use_pca "
+                         f"--results_path {root}` first, or pass the run folder it printed.")
+    print(f"--results_path {results_path}: using the latest run, {runs[-1]}")
+    return runs[-1]
+
+
 def read_config(run: str | Path) -> TrainConfig:
     """The TrainConfig saved in a run folder; ValueError naming the folder when it is not one."""
     path = Path(run) / CONFIG_FILE
@@ -78,7 +107,8 @@ HELP = {
     "use_pca": "embed with your PCA (off: the pretrained autoencoder)",
     "n_components": "number of GMM components (keep it at 10, the number of digits)",
     "max_iter": "the most EM iterations",
-    "results_path": "folder under which the run folder {datetime}/ is created",
+    "results_path": "folder under which the run folder {datetime}/ is created (a path ending "
+                    "in /{datetime}, as the original handout writes it, means its parent)",
     "seed": "random seed",
 }
 
@@ -106,7 +136,7 @@ def main(argv=None) -> Path:
 
     images, _ = load_mnist("sample", "train")
     X = images.reshape(len(images), -1).astype(np.float64)
-    run = new_run_folder(cfg.results_path)
+    run = new_run_folder(runs_root(cfg.results_path))
     (run / CONFIG_FILE).write_text(yaml.safe_dump(dataclasses.asdict(cfg), sort_keys=False))
     print(f"Results will be saved to {run}")
     start = time.perf_counter()

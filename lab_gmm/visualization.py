@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 from load_resources import load_autoencoder, resources_dir
-from train import read_config
+from train import read_config, resolve_run
 
 from common.data import load_mnist
 from common.plots import scatter_2d
@@ -82,7 +82,7 @@ def parse_args(argv=None) -> VisualizationConfig:
 
 def main(argv=None) -> list[Path]:
     cfg = parse_args(argv)
-    run = Path(cfg.results_path)
+    run = resolve_run(cfg.results_path)
     if not run.is_dir():
         raise ValueError(f"--results_path {run} is not a folder; pass a run folder written by "
                          "train.py, e.g. results/2025-01-31_12-00-00.")

@@ -4,12 +4,16 @@ You complete four parts (see README.md): ``GMM._e_step``, ``GMM._m_step``, ``PCA
 ``sample_from_gmm``. Everything else in this file is given; keep the names and signatures.
 """
 
+import json  # noqa: F401 - this import and the next four are the original scaffold's
 from pathlib import Path
+from typing import List, Union  # noqa: F401, UP035 - original signatures use them
 
 import numpy as np
 from PIL import Image
+from safetensors.numpy import load_file, save_file  # noqa: F401
 from scipy.linalg import solve_triangular
 from sklearn.cluster import KMeans
+from tqdm import tqdm  # noqa: F401
 
 from common.artifacts import NumpyArtifactMixin
 from common.checks import check_shape
@@ -134,29 +138,32 @@ class GMM(NumpyArtifactMixin):
         Returns
         -------
         gamma : ndarray of shape (N, K); gamma[n, k] = p(component k | x_n), rows sum to 1.
-            Must stay finite in high dimension (D = 50), where densities underflow to 0.
+            ``N, D``, ``gamma`` (zeros) and ``return gamma`` are given: fill ``gamma`` (or
+            assign a new array to it). Extension: stay finite in high dimension (D = 50),
+            where densities underflow to 0 (README, section 1.1).
         """
+        N, D = X.shape
+        gamma = np.zeros((N, self.n_components))
         # BEGIN SOLUTION
         X = np.asarray(X, dtype=np.float64)
-        n, d = X.shape
-        k = len(self.pi)
+        K = len(self.pi)
         chols = np.linalg.cholesky(self.covs)
         # With W_j = L_j^{-1}, |W_j x - W_j mu_j|^2 is the Mahalanobis distance to component j.
         # One matrix product of [X, 1] with the stacked [W_j^T; -(W_j mu_j)^T] gives them all.
-        projection = np.empty((d + 1, k, d))
+        projection = np.empty((D + 1, K, D))
         for j, chol in enumerate(chols):
-            whitener = solve_triangular(chol, np.eye(d), lower=True)
-            projection[:d, j] = whitener.T
-            projection[d, j] = -(whitener @ self.means[j])
-        z = (np.hstack([X, np.ones((n, 1))]) @ projection.reshape(d + 1, k * d)).reshape(n, k, d)
+            whitener = solve_triangular(chol, np.eye(D), lower=True)
+            projection[:D, j] = whitener.T
+            projection[D, j] = -(whitener @ self.means[j])
+        z = (np.hstack([X, np.ones((N, 1))]) @ projection.reshape(D + 1, K * D)).reshape(N, K, D)
         log_det = 2 * np.log(np.diagonal(chols, axis1=1, axis2=2)).sum(axis=1)
-        log_weighted = (np.log(self.pi) - 0.5 * (d * np.log(2 * np.pi) + log_det)
+        log_weighted = (np.log(self.pi) - 0.5 * (D * np.log(2 * np.pi) + log_det)
                         - 0.5 * np.einsum("nkd,nkd->nk", z, z))
         log_weighted -= log_weighted.max(axis=1, keepdims=True)
         gamma = np.exp(log_weighted)
         gamma /= gamma.sum(axis=1, keepdims=True)
-        return gamma
         # END SOLUTION
+        return gamma
 
     def _m_step(self, X: np.ndarray, gamma: np.ndarray) -> None:
         """M-step: update ``pi``, ``means`` and ``covs`` from the responsibilities.
@@ -167,24 +174,26 @@ class GMM(NumpyArtifactMixin):
         gamma : ndarray of shape (N, K), not modified
 
         Sets ``self.pi`` (K,), ``self.means`` (K, D) and ``self.covs`` (K, D, D), the maximum
-        likelihood estimates, with ``1e-6 * I`` (``REG_COVAR``) added to each covariance.
+        likelihood estimates; ``N, D`` and ``n_soft`` (K,), the sum of ``gamma`` over the
+        samples, are given. Adding ``1e-6 * I`` (``REG_COVAR``) to each covariance keeps them
+        invertible on degenerate data (recommended; graded the same with or without).
         """
+        N, D = X.shape
+        n_soft = np.sum(gamma, axis=0)  # noqa: F841 - (K,), the soft counts, for your lines
         # BEGIN SOLUTION
         X = np.asarray(X, dtype=np.float64)
-        n, d = X.shape
-        k = gamma.shape[1]
-        nk = gamma.sum(axis=0)
-        self.pi = nk / n
+        K = gamma.shape[1]
+        self.pi = n_soft / N
         # Covariances do not depend on the origin: centring X keeps the one-pass form
         # E[x x^T] - mu mu^T accurate, and one matrix product gives all K second moments.
         center = X.mean(axis=0)
         centered = X - center
-        means = (gamma.T @ centered) / nk[:, None]
-        weighted = (gamma[:, :, None] * centered[:, None, :]).reshape(n, k * d)
-        covs = ((weighted.T @ centered).reshape(k, d, d) / nk[:, None, None]
+        means = (gamma.T @ centered) / n_soft[:, None]
+        weighted = (gamma[:, :, None] * centered[:, None, :]).reshape(N, K * D)
+        covs = ((weighted.T @ centered).reshape(K, D, D) / n_soft[:, None, None]
                 - means[:, :, None] * means[:, None, :])
         covs = 0.5 * (covs + covs.transpose(0, 2, 1))
-        covs[:, np.arange(d), np.arange(d)] += REG_COVAR
+        covs[:, np.arange(D), np.arange(D)] += REG_COVAR
         self.means = means + center
         self.covs = covs
         # END SOLUTION
@@ -279,7 +288,46 @@ class PCA(NumpyArtifactMixin):
         return X_pca @ self.components + self.mean
 
 
-def sample_from_gmm(gmm: GMM, pca: PCA, label: int, path) -> None:
+PIXELS_SIDE = 28  # MNIST digits are 28 x 28
+
+
+def to_uint8_image(sample) -> np.ndarray:
+    """The pixels of one digit as a savable grey-scale image, whatever their scale and dtype.
+
+    Parameters
+    ----------
+    sample : array of 784 values, of any shape holding them ((1, 28, 28), (28, 28), (1, 784) or
+        (784,)): uint8 values are kept as they are; other values are pixels in [0, 1] (this
+        lab's scale) when none exceeds 2, else in [0, 255] (the original lab's scale), and are
+        scaled, clipped and rounded to 0..255.
+
+    Returns
+    -------
+    image : ndarray of shape (28, 28), dtype uint8
+    """
+    if sample is None:
+        raise ValueError("sample_from_gmm: sample is None; your lines must set sample to the 784 "
+                         "pixels of the drawn digit (pca.inverse_transform of one draw).")
+    array = np.asarray(sample)
+    if array.size != PIXELS_SIDE * PIXELS_SIDE:
+        raise ValueError(f"sample_from_gmm: sample has shape {array.shape} ({array.size} values); "
+                         f"expected the {PIXELS_SIDE * PIXELS_SIDE} pixels of one digit, e.g. "
+                         "shape (1, 28, 28): pca.inverse_transform of one draw, reshaped.")
+    if array.dtype == np.uint8:
+        return array.reshape(PIXELS_SIDE, PIXELS_SIDE)
+    if not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
+        raise ValueError(f"sample_from_gmm: sample has dtype {array.dtype}; expected numbers "
+                         "(the pixels of one digit).")
+    pixels = array.astype(np.float64).reshape(PIXELS_SIDE, PIXELS_SIDE)
+    if not np.isfinite(pixels).all():
+        raise ValueError("sample_from_gmm: sample has NaN or infinite pixels; check the mean and "
+                         "covariance of the component you sampled from.")
+    if pixels.max() <= 2.0:
+        pixels = pixels * 255.0
+    return np.clip(pixels, 0.0, 255.0).round().astype(np.uint8)
+
+
+def sample_from_gmm(gmm: GMM, pca: PCA, label: int, path: str | Path) -> None:
     """Draw one sample from component ``label`` of ``gmm`` and save it as an image.
 
     Parameters
@@ -289,13 +337,15 @@ def sample_from_gmm(gmm: GMM, pca: PCA, label: int, path) -> None:
     label : int, the component to sample from
     path : str or Path, an existing folder
 
-    Saves ``path/gmm_sample.png`` with Pillow: a 28 x 28 image (an [H, W] array of dtype
-    uint8, values in [0, 255]).
+    Your lines set ``sample``, the 784 pixels of the drawn digit, e.g. of shape (1, 28, 28).
+    The given lines after them convert it with ``to_uint8_image`` (floats in [0, 1] or in
+    [0, 255], or uint8) and save ``path/gmm_sample.png``, a 28 x 28 grey-scale PNG.
     """
+    sample = None  # your lines set it
     # BEGIN SOLUTION
-    z = np.random.multivariate_normal(gmm.means[label], gmm.covs[label])  # noqa: NPY002
-    pixels = pca.inverse_transform(z[None, :])[0]
-    side = int(round(np.sqrt(pixels.size)))
-    image = np.clip(pixels.reshape(side, side), 0.0, 1.0)
-    Image.fromarray((image * 255).round().astype(np.uint8)).save(Path(path) / "gmm_sample.png")
+    z = np.random.multivariate_normal(gmm.means[label], gmm.covs[label], size=1)  # noqa: NPY002
+    sample = pca.inverse_transform(z).reshape(-1, PIXELS_SIDE, PIXELS_SIDE)
     # END SOLUTION
+
+    # Save the image (given): to_uint8_image accepts either pixel scale, floats or uint8.
+    Image.fromarray(to_uint8_image(sample)).save(Path(path) / "gmm_sample.png")

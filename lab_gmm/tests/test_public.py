@@ -35,3 +35,19 @@ def test_pca_shapes(submission):
     shape = pca.components.shape
     assert shape == (3, 6), f"components: expected shape (3, 6), got {shape}"
     np.testing.assert_allclose(pca.mean, X.mean(axis=0))
+
+
+@pytest.mark.points(0)
+def test_e_step_high_dimension_extension(submission):
+    """Extension (0 points): E-step stays finite in D = 50, where every density underflows"""
+    gmm = submission.GMM(2, 50)
+    gmm.means = np.stack([np.zeros(50), np.full(50, 20.0)])
+    X = np.vstack([np.random.default_rng(3).normal(size=(4, 50)), np.full((1, 50), 10.0)])
+    with np.errstate(all="ignore"):
+        gamma = gmm._e_step(X)
+    assert np.isfinite(gamma).all(), (
+        "gamma has NaN values: at the point halfway between the two components both densities "
+        "are exp(-2500), which is 0 in float64, and 0 / 0 is NaN. Work with log densities and "
+        "subtract the row maximum before exponentiating (README, section 1.1, extension).")
+    np.testing.assert_allclose(gamma[-1], [0.5, 0.5], atol=1e-8)
+    np.testing.assert_allclose(gamma[:4, 0], 1.0, atol=1e-8)

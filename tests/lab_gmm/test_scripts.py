@@ -21,6 +21,25 @@ def test_train_rejects_bad_flags(lab_module):
         train.parse_args(["--max_iter", "0"])
 
 
+def test_results_path_takes_the_original_handouts_datetime_placeholder(lab_module, tmp_path,
+                                                                       capsys):
+    """`--results_path "../results/{datetime}"`, typed as the original handout writes it: train.py
+    creates its run folder under ../results, grade.py and visualization.py use the latest run."""
+    train = lab_module("train")
+    assert train.runs_root(tmp_path / "results" / "{datetime}") == tmp_path / "results"
+    assert train.runs_root(tmp_path / "results") == tmp_path / "results"
+    with pytest.raises(ValueError, match="holds none. Run `python train.py --use_pca"):
+        train.resolve_run(tmp_path / "results" / "{datetime}")
+    for name in ("2026-01-02_00-00-00", "2026-01-01_00-00-00", "2026-01-03_00-00-00"):
+        (tmp_path / "results" / name).mkdir(parents=True)
+    (tmp_path / "results" / "2026-01-02_00-00-00" / "config.yaml").write_text("use_pca: true\n")
+    (tmp_path / "results" / "2026-01-01_00-00-00" / "config.yaml").write_text("use_pca: true\n")
+    latest = tmp_path / "results" / "2026-01-02_00-00-00"  # the 01-03 folder is not a run
+    assert train.resolve_run(f"{tmp_path}/results/{{datetime}}") == latest
+    assert "using the latest run" in capsys.readouterr().out
+    assert train.resolve_run(latest) == latest
+
+
 def test_hub_pull_fails_fast_offline(lab_module, monkeypatch, tmp_path):
     resources = lab_module("load_resources")
     monkeypatch.setattr(resources, "_hub_reachable", lambda: False)
@@ -61,22 +80,26 @@ def test_student_flow(lab_module, monkeypatch, tmp_path):
     resources.main(["--resources_dir", folder])
     assert time.monotonic() - start < 10, "a second run must find the cached models"
 
+    # the results path as the original handout writes it: "../results/{datetime}"
+    handout_path = str(tmp_path / "results" / "{datetime}")
     run = lab_module("train").main(["--use_pca", "--seed", "0", "--max_iter", "20",
-                                    "--results_path", str(tmp_path / "results")])
+                                    "--results_path", handout_path])
+    assert run.parent == tmp_path / "results"
     assert {p.name for p in run.iterdir()} == {"gmm", "pca", "config.yaml"}
     visualization = lab_module("visualization")
     monkeypatch.setattr(visualization, "tsne_embedding",
                         lambda X, cache: np.random.default_rng(0).normal(size=(len(X), 2)))
     for flags in ([], ["--cluster_label"]):
-        visualization.main(["--results_path", str(run), "--resources_dir", folder, *flags])
+        visualization.main(["--results_path", handout_path, "--resources_dir", folder, *flags])
     names = {p.name for p in run.glob("*.png")}
     assert names == {f"{tag}_{view}.png" for tag in ("true", "cluster")
                      for view in ("pca", "tsne", "ae")}
 
     grade = lab_module("grade")
     monkeypatch.setattr(grade, "LAB_DIR", tmp_path)
-    summary = grade.main(["--results_path", str(run), "--sample_index", "3", "--skip_tests",
+    summary = grade.main(["--sample_index", "3", "--results_path", handout_path, "--skip_tests",
                           "--resources_dir", folder])
+    assert summary["run"] == str(run)
     assert "six_cluster_ok" in summary
     assert 0.0 <= summary["performance_points"] <= 30.0
     assert json.loads((tmp_path / "answers.json").read_text())["sample_index"] == 3

@@ -94,6 +94,7 @@ def test_sample_from_gmm_saves_a_28x28_uint8_png(ref, digits, tmp_path):
     ref.sample_from_gmm(gmm, pca, 1, tmp_path)
     image = Image.open(tmp_path / "gmm_sample.png")
     assert (image.mode, image.size) == ("L", (28, 28))
+    assert np.ptp(np.asarray(image)) > 0, "the sample is one flat grey level"
 
 
 def test_save_and_load_round_trip(ref, tmp_path):
@@ -119,3 +120,49 @@ def test_given_code_validates_its_inputs(ref):
         ref.GMM(2, 3).fit(np.zeros((10, 4)))
     with pytest.raises(ValueError, match="not fitted"):
         ref.PCA(2).save_pretrained("unused")
+
+
+@pytest.mark.parametrize("shape", [(1, 28, 28), (28, 28), (1, 784), (784,)])
+def test_to_uint8_image_takes_either_pixel_scale_and_shape(ref, shape):
+    """[0, 1] floats (this lab) are scaled by 255, [0, 255] floats (the original lab) kept,
+    uint8 kept as it is; every shape holding the 784 pixels of one digit is accepted."""
+    pixels = np.linspace(0.0, 1.0, 784)
+    expected = (pixels * 255).round().astype(np.uint8).reshape(28, 28)
+    for sample in (pixels, pixels * 255, (pixels * 255).round().astype(np.uint8)):
+        image = ref.to_uint8_image(sample.reshape(shape))
+        assert image.dtype == np.uint8 and image.shape == (28, 28)
+        np.testing.assert_array_equal(image, expected)
+    clipped = ref.to_uint8_image(np.array([-0.3, 1.4] * 392))
+    np.testing.assert_array_equal(np.unique(clipped), [0, 255])
+
+
+@pytest.mark.parametrize(("sample", "message"), [
+    (None, "sample is None"), (np.zeros((2, 28, 28)), r"shape \(2, 28, 28\) \(1568 values\)"),
+    (np.full(784, np.nan), "NaN"), (np.array(["a"] * 784), "dtype")])
+def test_to_uint8_image_says_what_it_received(ref, sample, message):
+    with pytest.raises(ValueError, match=message):
+        ref.to_uint8_image(sample)
+
+
+def test_stub_holds_the_original_scaffolds_imports():
+    """Code pasted from the original lab (signatures with Union/List, tqdm, safetensors, json)
+    finds every name the original scaffold imported."""
+    namespace: dict = {}
+    exec(compile((LAB_DIR / "submission.py").read_text(), "submission.py", "exec"), namespace)
+    for name in ("np", "tqdm", "KMeans", "save_file", "load_file", "Path", "Union", "List",
+                 "Image", "json"):
+        assert name in namespace, f"the stub does not import {name}"
+
+
+def test_given_lines_around_the_student_regions_are_the_original_scaffolds():
+    """N, D and gamma's zeros before the E-step's region and `return gamma` after it; N, D and
+    n_soft before the M-step's; the image saving after the sampler's."""
+    stub = (LAB_DIR / "submission.py").read_text()
+    e_step = stub[stub.index("    def _e_step"):stub.index("    def _m_step")]
+    assert e_step.index("N, D = X.shape") < e_step.index("gamma = np.zeros((N, self.n_components))"
+                                                         ) < e_step.index("START OF YOUR CODE")
+    assert e_step.rstrip().endswith("return gamma")
+    m_step = stub[stub.index("    def _m_step"):stub.index("    def _gaussian")]
+    assert m_step.index("n_soft = np.sum(gamma, axis=0)") < m_step.index("START OF YOUR CODE")
+    sampler = stub[stub.index("def sample_from_gmm"):]
+    assert sampler.index("END OF YOUR CODE") < sampler.index("gmm_sample.png\")")

@@ -102,9 +102,9 @@ def read_answer(files: dict[str, bytes]) -> tuple[int, str | None]:
     """``(sample_index, results_path or None)`` from the submission's answers.json."""
     if "answers.json" not in files:
         raise StudentRunError(
-            "no answers.json in the submission. Run `python grade.py --results_path "
-            "results/<run> --sample_index k` (it writes answers.json), then submit answers.json "
-            "and the results/<run>/ folder with submission.py.")
+            "answers.json is missing (a missing file, not a wrong answer): put answers.json next "
+            "to submission.py (README, section 6: `python grade.py --results_path results/<run> "
+            "--sample_index k` writes it) and submit it with the results/<run>/ folder.")
     data = files["answers.json"]
     if len(data) > MAX_ANSWERS_BYTES:
         raise StudentRunError(f"answers.json is {len(data)} bytes; it holds two short fields "

@@ -14,6 +14,8 @@ from problems import (
 )
 from received import received_array, received_tuple
 
+ORIGINAL_DIM = 10  # the original lab's default PCA dimension (train.py)
+
 
 def _check_gamma(gamma, n, k) -> np.ndarray:
     """gamma as float64 once it is a real (N, K) = (n, k) array without NaN or inf rows."""
@@ -47,10 +49,29 @@ def test_e_step_matches_reference(submission):
 
 @pytest.mark.points(3)
 @pytest.mark.time_limit(20)
-@pytest.mark.hint("In D = 50 densities underflow to 0. Compute log(pi_k) + log N(x | k) for every "
-                  "k, subtract the row maximum, then exponentiate and normalise.")
+@pytest.mark.hint("gamma[n, k] = pi_k N(x_n | mu_k, Sigma_k) / sum_j pi_j N(x_n | mu_j, Sigma_j), "
+                  "for every sample, including those far from every component.")
+def test_e_step_original_dimension(submission):
+    """E-step at the original lab's PCA dimension (D = 10, separated clusters, points between)"""
+    X, means, covs, _ = high_dimensional(np.random.default_rng(250 + SEED), d=ORIGINAL_DIM,
+                                         separation=30.0)
+    pi = np.array([0.1, 0.2, 0.3, 0.4])  # unequal weights: pi_k must weigh each density
+    gamma = remote_gmm(submission, means, covs, pi)._e_step(X)
+    gamma = _check_gamma(gamma, X.shape[0], len(pi))
+    expected = np.exp(log_responsibilities(X, means, covs, pi)[0])
+    worst = np.abs(gamma - expected).max()
+    assert worst < 1e-6, (
+        f"gamma differs from the expected responsibilities by up to {worst:.3g} (tolerance 1e-6)"
+        " in D = 10, for points in and between the clusters.")
+
+
+@pytest.mark.points(0)
+@pytest.mark.time_limit(20)
+@pytest.mark.hint("Extension (0 points): in D = 50 densities underflow to 0. Compute "
+                  "log(pi_k) + log N(x | k) for every k, subtract the row maximum, then "
+                  "exponentiate and normalise (README, section 1.1).")
 def test_e_step_high_dimension(submission):
-    """E-step in high dimension (D = 50, well-separated clusters, points between them)"""
+    """Extension (0 points): E-step in high dimension (D = 50, points between far clusters)"""
     X, means, covs, pi = high_dimensional(np.random.default_rng(200 + SEED))
     gamma = remote_gmm(submission, means, covs, pi)._e_step(X)
     gamma = _check_gamma(gamma, X.shape[0], len(pi))

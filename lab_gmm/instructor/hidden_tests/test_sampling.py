@@ -4,6 +4,11 @@ The grader builds, in the sandbox, a PCA whose 11 components light up 11 disjoin
 pixels, and a GMM whose component k sits on block k (k < 10) with a unit variance along block
 10. Which block is bright tells the component a saved image came from; whether block 10 is
 above or below the background tells whether the image is a random draw or the mean.
+
+Pixel scale: this lab's pixels are in [0, 1], the original lab's in [0, 255]. A sampler written
+for the original (clip to [0, 255], cast to uint8) saves a flat black image from [0, 1] pixels;
+when the first image is flat, the grader switches to the same models in the 0..255 scale, so
+both conventions are graded the same. An image flat in both scales fails with a pixel-scale hint.
 """
 
 import numpy as np
@@ -25,7 +30,9 @@ def _blocks() -> np.ndarray:
     return components
 
 
-def _models(submission):
+def _models(submission, scale: float):
+    """The GMM and PCA of the test, built in the sandbox; the PCA maps to pixels times ``scale``
+    (1: this lab's [0, 1] pixels; 255: the original lab's)."""
     means = np.zeros((K, K + 1))
     means[np.arange(K), np.arange(K)] = 3.0
     covs = np.tile(np.diag([0.01] * K + [1.0]), (K, 1, 1))
@@ -33,9 +40,21 @@ def _models(submission):
     pi[0] = 1 - 0.01 * (K - 1)  # a sampler that draws the component from pi mostly gets 0
     gmm = remote_gmm(submission, means, covs, pi)
     pca = submission.PCA(K + 1)
-    pca.components = _blocks()
-    pca.mean = np.full(SIDE * SIDE, 0.5)
+    pca.components = _blocks() * scale
+    pca.mean = np.full(SIDE * SIDE, 0.5 * scale)
     return gmm, pca
+
+
+ORIGINAL_SCALE = 255.0  # the original lab's pixels: 0..255
+
+
+def _flat_message(level: int) -> str:
+    colour = "black" if level == 0 else f"the grey level {level}"
+    return (f"gmm_sample.png is flat: every pixel is {colour}, in this lab's pixel scale and in "
+            "the original lab's. This lab's pixels are in [0, 1] (the original's were 0..255): "
+            "clipping them to [0, 255] and casting to uint8 makes every pixel 0 or 1, a black "
+            "image. Set `sample` to the float pixels and let the given to_uint8_image convert "
+            "them, or multiply by 255 before casting.")
 
 
 class _Sampler:
@@ -46,13 +65,15 @@ class _Sampler:
     """
 
     def __init__(self, submission, fixed):
-        self.gmm, self.pca = _models(submission)
+        self.submission = submission
+        self.scale = 1.0
+        self.gmm, self.pca = _models(submission, self.scale)
         self.sample = submission.sample_from_gmm
         self.makedirs = fixed("os").makedirs
         self.path = fixed("pathlib").Path
         self.count = 0
 
-    def image(self, label: int) -> np.ndarray:
+    def _saved(self, label: int) -> np.ndarray:
         self.count += 1
         folder = f"samples_{self.count}"
         self.makedirs(folder, exist_ok=True)
@@ -63,6 +84,21 @@ class _Sampler:
             raise AssertionError(f"sample_from_gmm(gmm, pca, {label}, path) saved no file at "
                                  "path/gmm_sample.png") from None
         return received_png("gmm_sample.png", data, (SIDE, SIDE)).reshape(-1)
+
+    def image(self, label: int, content: bool = True) -> np.ndarray:
+        """The pixels (784,) that sample_from_gmm saved for ``label``. With ``content``, a flat
+        image (one grey level) makes the sampler switch once to the original lab's scale, and
+        fails there with a pixel-scale hint."""
+        pixels = self._saved(label)
+        if not content or pixels.min() != pixels.max():
+            return pixels
+        if self.scale == 1.0:
+            self.scale = ORIGINAL_SCALE
+            self.gmm, self.pca = _models(self.submission, self.scale)
+            pixels = self._saved(label)
+        if pixels.min() == pixels.max():
+            raise AssertionError(_flat_message(int(pixels[0])))
+        return pixels
 
 
 def _block_levels(pixels: np.ndarray) -> np.ndarray:
@@ -78,7 +114,7 @@ def _block_levels(pixels: np.ndarray) -> np.ndarray:
                   "'gmm_sample.png').")
 def test_sample_saves_image(submission, fixed):
     """Sampling: saves path/gmm_sample.png, a 28 x 28 grey-scale (uint8) PNG"""
-    _Sampler(submission, fixed).image(3)
+    _Sampler(submission, fixed).image(3, content=False)
 
 
 @pytest.mark.points(3)
