@@ -11,6 +11,8 @@ Markers::
     @pytest.mark.time_limit(30)             seconds of sandbox CPU time for the whole test (default
                                             60), with a wall-clock backstop (grading.rpc.budget)
     @pytest.mark.hint("Work in log space")  shown to the student when the test loses points
+    @pytest.mark.slow_hint("A loop over samples in the E-step")   shown instead of the hint
+                                            when a call ran out of time: what makes it slow
 
 Fixtures: ``submission``, ``credit`` (partial credit from the lab's rubric, and what to tell the
 student), ``rubric``, ``submission_files``, ``fixed`` (``fixed("train")``: a fixed module of the
@@ -34,7 +36,7 @@ import pytest
 
 from grading.report.result import TestResult, atomic_write_text
 from grading.rpc.budget import WALL_FACTOR
-from grading.rpc.errors import SandboxError, StudentError
+from grading.rpc.errors import CallTimeout, SandboxError, StudentError
 from grading.sandbox.launcher import SandboxRefused, SandboxSpec, require_unprivileged_workers
 from grading.sandbox.limits import SandboxLimits
 from grading.scoring import Rubric, load_rubric
@@ -54,6 +56,8 @@ MARKERS = (
     "visibility(level): visible, after_due_date, after_published or hidden",
     "time_limit(seconds): CPU seconds of the sandbox for the whole test, all calls included",
     "hint(text): advice shown to the student when the test loses points",
+    "slow_hint(text): what usually makes this test's calls slow in this lab, shown instead of the "
+    "hint when a call ran out of time",
 )
 
 
@@ -72,7 +76,9 @@ def marker_problems(item: pytest.Item) -> list[str]:
              "time_limit": ("a number of seconds > 0, e.g. @pytest.mark.time_limit(30)",
                             lambda v: _is_number(v, positive=True)),
              "visibility": (f"one of {', '.join(VISIBILITIES)}", lambda v: v in VISIBILITIES),
-             "hint": ("a non-empty string", lambda v: isinstance(v, str) and v.strip() != "")}
+             "hint": ("a non-empty string", lambda v: isinstance(v, str) and v.strip() != ""),
+             "slow_hint": ("a non-empty string",
+                           lambda v: isinstance(v, str) and v.strip() != "")}
     problems = []
     for name, (expected, valid) in rules.items():
         marker = item.get_closest_marker(name)
@@ -407,6 +413,14 @@ def _explain_failure(exc: BaseException) -> tuple[str, str | None, str]:
             f"({type(exc).__name__}: {str(exc)[:300]})", None, "")
 
 
+def _hint(item: pytest.Item, credit: Credit | None, exc: BaseException | None) -> str | None:
+    """The advice for a test that lost points: for a call cut by its time limit, what usually
+    makes it slow (``slow_hint``); else the test's own (``credit.explain(hint=...)``, ``hint``)."""
+    if isinstance(exc, CallTimeout) and item.get_closest_marker("slow_hint") is not None:
+        return _marker_arg(item, "slow_hint", None)
+    return credit.hint if credit and credit.hint else _marker_arg(item, "hint", None)
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     report = yield
@@ -456,7 +470,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         duration_s=time.monotonic() - item.stash.get(START_KEY, time.monotonic()),
         expected=credit.expected if credit else None,
         received=(credit.received if credit and credit.received else received),
-        hint=(credit.hint if credit and credit.hint else _marker_arg(item, "hint", None))
+        hint=_hint(item, credit, call.excinfo.value if call.excinfo else None)
         if score < points else None,
         reason=reason,
         kind="performance" if credit and credit.fraction is not None else "auto",

@@ -58,6 +58,7 @@ def test_passes(submission):
 
 @pytest.mark.points(2)
 @pytest.mark.hint("Look at the sign.")
+@pytest.mark.slow_hint("Not shown: this test fails by its result, not by time.")
 def test_wrong(submission):
     """a wrong answer"""
     assert submission.fit_line(np.arange(3.0), np.arange(3.0))[0] == -1, "slope should be -1"
@@ -71,6 +72,8 @@ def test_student_error(submission):
 
 @pytest.mark.points(1)
 @pytest.mark.time_limit(0.5)
+@pytest.mark.hint("Check the formula.")
+@pytest.mark.slow_hint("A loop over samples makes slow() slow.")
 def test_too_slow(submission):
     """too slow"""
     submission.slow()
@@ -194,6 +197,7 @@ def test_time_limit_marker(run):
     test = run["by_name"]["too slow"]
     assert test["status"] == "failed" and test["reason"].startswith("timed out")
     assert "the test's limit of 0.5 s of CPU time" in test["reason"]
+    assert test["hint"] == "A loop over samples makes slow() slow."  # slow_hint, not hint
     assert test["duration_s"] < 10
     assert run["by_name"]["after a timeout"]["status"] == "passed"  # a fresh worker
 
@@ -320,6 +324,7 @@ def test_invalid_markers_stop_collection_with_one_clear_error(tmp_path, public_l
 
         @pytest.mark.points(2)
         @pytest.mark.time_limit(0)
+        @pytest.mark.slow_hint("")
         def test_b(submission):
             """b"""
     '''), (LAB / "submission.py").read_text(), "--isolation=process", lab=public_lab)
@@ -329,6 +334,7 @@ def test_invalid_markers_stop_collection_with_one_clear_error(tmp_path, public_l
     assert "test_a: @pytest.mark.points takes a number >= 0" in log and "('ten',)" in log
     assert "test_a: @pytest.mark.visibility takes one of visible" in log
     assert "test_b: @pytest.mark.time_limit takes a number of seconds > 0" in log
+    assert "test_b: @pytest.mark.slow_hint takes a non-empty string" in log
 
 
 def test_the_graders_own_work_in_a_test_is_bounded_in_time():
