@@ -81,3 +81,109 @@ def test_parameters_are_checked_before_use(hidden_run):
     with pytest.raises(AssertionError, match="NaN or infinite"):
         hidden_run.checked_params({**good, "b_enc": torch.full((1, 4), float("inf"))}, shapes,
                                   "now")
+
+
+class _AuditAt:
+    """A stand-in for the grader's secret draws: the audit falls on the given steps (numbered
+    from 1; the first step is always audited)."""
+
+    def __init__(self, steps=()):
+        self.steps, self.step = set(steps), 1
+
+    def randrange(self, n):
+        self.step += 1
+        return 0 if self.step in self.steps else 1
+
+
+def _relu_submission():
+    submission = load_reference()
+    submission.topk_activation = lambda pre_acts, k: torch.relu(pre_acts)
+    return submission
+
+
+def _true_topk(pre_acts, k):
+    values, indices = torch.topk(pre_acts, k, dim=-1)
+    return torch.zeros_like(pre_acts).scatter(-1, indices, torch.relu(values))
+
+
+def _step_values_with_a_hidden_topk(probes, from_step=1):
+    """probes.step_values as a submission could patch it: the step computed with a correct
+    top-k that the submission's own ``topk_activation`` (a ReLU) is not, from ``from_step``."""
+    honest, calls = probes.step_values, []
+
+    def step_values(*args):
+        calls.append(1)
+        if len(calls) < from_step:
+            return honest(*args)
+        broken, probes.topk_activation = probes.topk_activation, _true_topk
+        try:
+            return honest(*args)
+        finally:
+            probes.topk_activation = broken
+
+    return step_values
+
+
+@pytest.mark.parametrize(("from_step", "audited", "caught_at"), [
+    (1, (), 1),  # a patch from the start: caught at the first step
+    (4, (6,), 6),  # honest at first: caught at the first secretly audited step after that
+], ids=["from-the-start", "after-three-honest-steps"])
+def test_step_values_patched_to_train_otherwise_is_caught(hidden, hidden_run, from_step,
+                                                          audited, caught_at):
+    torch.set_num_threads(1)
+    submission = _relu_submission()
+    X = hidden.flat_images("train")[:512]
+    with reference_lab(submission) as lab_module:
+        probes = lab_module("probes")
+        probes.step_values = _step_values_with_a_hidden_topk(probes, from_step)
+        run = hidden_run.GradedRun(submission, lab_module, X, 3, SMALL, audit=_AuditAt(audited))
+        with pytest.raises(AssertionError, match=rf"at training step {caught_at}, probes."
+                           r"step_values answered latents that differ from topk_activation"):
+            run.fit()
+
+
+def test_a_gradient_that_is_not_the_losss_is_caught(hidden, hidden_run):
+    torch.set_num_threads(1)
+    X = hidden.flat_images("train")[:512]
+    with reference_lab() as lab_module:
+        probes = lab_module("probes")
+        honest = probes.step_values
+
+        def doubled(*args):
+            values = honest(*args)
+            return {**values, "g_recons": 2 * values["g_recons"]}
+
+        probes.step_values = doubled
+        run = hidden_run.GradedRun(lab_module("submission"), lab_module, X, 3, SMALL)
+        with pytest.raises(AssertionError, match="at training step 1, probes.step_values "
+                           "answered g_recons that differ"):
+            run.fit()
+
+
+def test_step_values_answers_are_checked_before_use(hidden, hidden_run):
+    torch.set_num_threads(1)
+    X = hidden.flat_images("train")[:512]
+    with reference_lab() as lab_module:
+        probes = lab_module("probes")
+        for answer, message in [
+                ([1, 2], r"must return a dict of tensors; received a list"),
+                ({"latents": torch.zeros(20000, 1, 1)},
+                 r"topk_activation .* received shape \(20000, 1, 1\)"),
+                ({}, r"topk_activation must be a tensor .* received None")]:
+            probes.step_values = lambda *args, answer=answer: answer
+            run = hidden_run.GradedRun(lab_module("submission"), lab_module, X, 3, SMALL)
+            with pytest.raises(AssertionError, match=message):
+                run.fit()
+
+
+def test_audits_leave_the_run_as_it_is(hidden, hidden_run):
+    """Auditing every step or only the first trains the same weights (the audit's calls change
+    nothing in the worker), so that the secret draws cannot break determinism."""
+    torch.set_num_threads(1)
+    X = hidden.flat_images("train")[:512]
+    with reference_lab() as lab_module:
+        runs = [hidden_run.GradedRun(lab_module("submission"), lab_module, X, 3, SMALL,
+                                     audit=_AuditAt(audited)).fit()
+                for audited in ((), range(2, 9))]
+    for name, value in runs[0].params.items():
+        assert torch.equal(value, runs[1].params[name]), name

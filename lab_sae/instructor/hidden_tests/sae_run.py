@@ -10,14 +10,22 @@ feature schedule are all here. The worker is asked only for what the student's f
 at the grader's values:
 
 * the initial parameters: ``SAEEnsemble(...)`` after ``seed_everything(seed)``;
-* ``topk_activation(pre, k)`` (the latents) and its gradient (``probes.topk_input_gradient``);
-* the gradient of ``ensemble_loss(x, recons, w)["loss"]`` with respect to recons
-  (``probes.loss_gradient``);
+* at every step, in one round trip (``probes.step_values``): ``topk_activation(pre, k)`` (the
+  latents), the gradient of ``ensemble_loss(x, recons, w)["loss"]`` with respect to recons
+  (``probes.loss_gradient``), the gradient of the top-k (``probes.topk_input_gradient``) and
+  ``update_steps_since_fired``;
 * ``normalize_decoder_()`` after every step (once checked on a probe to be the handout's
-  row normalisation, the grader applies that rule itself: three round trips per step fewer; a
-  normalisation that differs is called at every step), ``update_steps_since_fired`` every step
-  and ``reinit_dead_features_`` (with the grader's Adam state copied into a worker optimiser) at
-  the dead-feature checks.
+  row normalisation, the grader applies that rule itself; a normalisation that differs is
+  called at every step) and ``reinit_dead_features_`` (with the grader's Adam state copied into
+  a worker optimiser) at the dead-feature checks.
+
+``probes.step_values`` runs in the worker, where the submission can replace it. So at the first
+step, and at steps drawn with the grader's own secret randomness (``secrets``: the worker cannot
+predict them; one in AUDIT_EVERY on average), the grader also makes the four calls one by one
+(the student's ``topk_activation`` and ``update_steps_since_fired`` themselves, and the two
+gradient probes, the top-k one with the grader's own upstream gradient) and fails the run when
+they disagree with what ``step_values`` answered: a submission that trains with anything other
+than its own functions is caught at the first audited step where it does.
 
 Every value is checked (type, dtype, shape, finite) before the grader uses it. With the
 reference solution the run matches the trainer's to float rounding (tests/lab_sae).
@@ -26,6 +34,8 @@ reference solution the run matches the trainer's to float rounding (tests/lab_sa
 from __future__ import annotations
 
 import math
+import random
+import secrets
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -38,6 +48,8 @@ N_PIXELS = 784
 # not set them (the graded run leaves the dead-feature schedule at its defaults).
 TRAINER_DEFAULTS = {"consistency_weight": 0.05, "dead_window": 200, "dead_check_every": 50,
                     "resample_batch": 1024}
+# One step in AUDIT_EVERY (on average, besides the first) is recomputed with separate calls.
+AUDIT_EVERY = 32
 
 
 def param_shapes(n_saes: int, n_latents: int) -> dict[str, tuple[int, ...]]:
@@ -75,6 +87,15 @@ class RunResult:
         return {name: value.double().numpy() for name, value in self.params.items()}
 
 
+def _agree(got: torch.Tensor, expected: torch.Tensor, exact: bool) -> bool:
+    """Equal (``exact``), or equal to float rounding: the two sides compute from copies of the
+    same values, in different processes (matrix products may round differently)."""
+    if exact:
+        return torch.equal(got, expected)
+    scale = float(expected.abs().max()) if expected.numel() else 0.0
+    return bool(((got - expected).abs() <= 1e-5 * scale + 1e-12).all())
+
+
 class GradedRun:
     """One training run with the student's functions; ``fit()`` returns a RunResult.
 
@@ -86,16 +107,22 @@ class GradedRun:
     seed : int
     config : n_saes, n_latents, k, epochs, batch_size, lr, and optionally consistency_weight,
         dead_window, dead_check_every, resample_batch (default TRAINER_DEFAULTS)
+    audit : random.Random, optional
+        Draws the audited steps (default: ``secrets.SystemRandom()``; the project's tests pass
+        a seeded one to make a rare audit certain).
     """
 
-    def __init__(self, submission, fixed, X_train: np.ndarray, seed: int, config: dict):
+    def __init__(self, submission, fixed, X_train: np.ndarray, seed: int, config: dict,
+                 audit: random.Random | None = None):
         self.cfg = {**TRAINER_DEFAULTS, **config}
+        self.audit = audit if audit is not None else secrets.SystemRandom()
         # the functions called at every step, looked up once (each lookup is a round trip)
         self.topk, self.update_counter = (submission.topk_activation,
                                           submission.update_steps_since_fired)
         self.reinit, self.torch = submission.reinit_dead_features_, fixed("torch")
         probes = fixed("probes")
         self.loss_gradient, self.topk_gradient = probes.loss_gradient, probes.topk_input_gradient
+        self.step_values = probes.step_values
         self.read_params, self.adam_moments = probes.parameters, probes.adam_moments
         S, L = self.cfg["n_saes"], self.cfg["n_latents"]
         self.shapes = param_shapes(S, L)
@@ -125,22 +152,24 @@ class GradedRun:
 
     def train_step(self, x: torch.Tensor) -> float:
         """One Adam step of every SAE on the batch x (B, 784); the batch's MSE (mean over SAEs)."""
-        p, k = self.params, self.cfg["k"]
+        p, k, weight = self.params, self.cfg["k"], self.cfg["consistency_weight"]
         S, B, L = self.cfg["n_saes"], len(x), self.cfg["n_latents"]
         centred = x.unsqueeze(0) - p["b_pre"].unsqueeze(1)  # (S, B, D)
         pre = torch.baddbmm(p["b_enc"].unsqueeze(1), centred, p["W_enc"])  # (S, B, L)
-        latents = returned(self.topk(pre, k), "topk_activation",
-                           shape=(S, B, L), dtype=torch.float32,
-                           hint="Keep the shape and dtype of pre_acts.")
+        values = self.step_values(x, pre, k, p["W_dec"], p["b_pre"], weight, self.counter)
+        if type(values) is not dict:
+            raise AssertionError(f"probes.step_values must return a dict of tensors; received "
+                                 f"{describe(values)}. Do not change the lab's probes.py.")
+        latents = self._latents(values.get("latents"), (S, B, L))
         recons = torch.baddbmm(p["b_pre"].unsqueeze(1), latents, p["W_dec"])  # (S, B, D)
-        g_recons = returned(self.loss_gradient(x, recons, self.cfg["consistency_weight"]),
-                            'the gradient of ensemble_loss(...)["loss"] with respect to recons',
-                            shape=(S, B, N_PIXELS), dtype="float")
-        g_latents = torch.bmm(g_recons.float(), p["W_dec"].transpose(1, 2))  # (S, B, L)
-        g_pre = returned(self.topk_gradient(pre, k, g_latents),
-                         "the gradient of topk_activation", shape=(S, B, L), dtype="float"
-                         ).float()
-        g_recons = g_recons.float()
+        g_recons = self._loss_gradient(values.get("g_recons"), (S, B, N_PIXELS)).float()
+        g_latents = torch.bmm(g_recons, p["W_dec"].transpose(1, 2))  # (S, B, L)
+        g_pre = self._topk_gradient(values.get("g_pre"), (S, B, L)).float()
+        counter = self._counter(values.get("counter"))
+        if self.step == 0 or self.audit.randrange(AUDIT_EVERY) == 0:
+            self._audit(x, pre, recons, g_latents,
+                        {"latents": latents, "g_recons": g_recons, "g_pre": g_pre,
+                         "counter": counter})
         grads = {"W_enc": torch.bmm(centred.transpose(1, 2), g_pre),
                  "b_enc": g_pre.sum(1),
                  "W_dec": torch.bmm(latents.transpose(1, 2), g_recons),
@@ -152,11 +181,63 @@ class GradedRun:
             group["lr"] = self.learning_rate()
         self.optimizer.step()
         self._normalize()
-        self._count_firing(latents)
+        self.counter = counter
         self.step += 1
         if self.step % self.cfg["dead_check_every"] == 0:
             self._resample_dead()
         return float((recons - x).square().mean())
+
+    # -- what the worker answers, checked -----------------------------------------------------
+    @staticmethod
+    def _latents(value, shape) -> torch.Tensor:
+        return returned(value, "topk_activation", shape=shape, dtype=torch.float32,
+                        hint="Keep the shape and dtype of pre_acts.")
+
+    @staticmethod
+    def _loss_gradient(value, shape) -> torch.Tensor:
+        return returned(value, 'the gradient of ensemble_loss(...)["loss"] with respect to '
+                        'recons', shape=shape, dtype="float")
+
+    @staticmethod
+    def _topk_gradient(value, shape) -> torch.Tensor:
+        return returned(value, "the gradient of topk_activation", shape=shape, dtype="float")
+
+    def _counter(self, value) -> torch.Tensor:
+        counter = returned(value, "update_steps_since_fired", shape=tuple(self.counter.shape),
+                           dtype=None, hint="Return the new counter, a tensor of shape (S, L).")
+        if counter.dtype == torch.bool or counter.dtype.is_complex:
+            raise AssertionError(f"update_steps_since_fired must return counts (integers); "
+                                 f"received dtype {counter.dtype}.")
+        return counter
+
+    def _audit(self, x, pre, recons, g_latents, answered: dict[str, torch.Tensor]) -> None:
+        """The step's four values again, one call each, at the grader's own values (recons
+        and the top-k's upstream gradient computed here); AssertionError where one disagrees
+        with what ``probes.step_values`` answered."""
+        k, shape = self.cfg["k"], tuple(pre.shape)
+        again = {
+            "latents": self._latents(self.topk(pre, k), shape),
+            "g_recons": self._loss_gradient(
+                self.loss_gradient(x, recons, self.cfg["consistency_weight"]),
+                tuple(recons.shape)).float(),
+            "g_pre": self._topk_gradient(self.topk_gradient(pre, k, g_latents), shape).float(),
+            "counter": self._counter(self.update_counter(self.counter.clone(),
+                                                         answered["latents"])),
+        }
+        calls = {"latents": "topk_activation(pre_acts, k)",
+                 "g_recons": "the gradient of ensemble_loss (probes.loss_gradient)",
+                 "g_pre": "the gradient of topk_activation (probes.topk_input_gradient)",
+                 "counter": "update_steps_since_fired(counter, latents)"}
+        for name, value in again.items():
+            got = answered[name]
+            exact = name in ("latents", "counter")
+            if got.dtype != value.dtype or not _agree(got, value, exact):
+                raise AssertionError(
+                    f"at training step {self.step + 1}, probes.step_values answered "
+                    f"{name} that differ from {calls[name]} called on its own at the same "
+                    f"values: the graded run trains with your functions only. Keep them "
+                    f"deterministic (no state kept between calls) and do not change the "
+                    f"lab's files (probes.py, trainer.py) from submission.py.")
 
     def _normalize_is_the_handouts(self) -> bool:
         """Whether the student's ``normalize_decoder_`` divides each decoder row by its L2
@@ -190,16 +271,6 @@ class GradedRun:
         with torch.no_grad():
             for name, value in fresh.items():
                 self.params[name].copy_(value)
-
-    def _count_firing(self, latents: torch.Tensor) -> None:
-        S, L = self.counter.shape
-        counter = returned(self.update_counter(self.counter.clone(), latents),
-                           "update_steps_since_fired", shape=(S, L), dtype=None,
-                           hint="Return the new counter, a tensor of shape (S, L).")
-        if counter.dtype == torch.bool or counter.dtype.is_complex:
-            raise AssertionError(f"update_steps_since_fired must return counts (integers); "
-                                 f"received dtype {counter.dtype}.")
-        self.counter = counter
 
     def _resample_dead(self) -> None:
         """The trainer's ``resample_dead``: the student's ``reinit_dead_features_`` on the
