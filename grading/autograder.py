@@ -42,7 +42,7 @@ from pathlib import Path
 
 from grading.grade_one import GRADER_SETTINGS
 from grading.hidden_data import HIDDEN_DATA, HiddenData
-from grading.labs import REPO_ROOT
+from grading.labs import REPO_ROOT, resolve_lab_dir
 from grading.leaks import Leak, find_leaks, read_text_files
 from grading.release import ReleaseError, excluded, lab_stub, scan_handout, source_files
 
@@ -212,8 +212,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 def cmd_autograder(args: argparse.Namespace) -> int:
     """Handler of ``python -m grading autograder``."""
-    from grading.cli import resolve_lab_dir
-
     try:
         lab_dir = resolve_lab_dir(args.lab)
         built = build_autograder(lab_dir, Path(args.out))

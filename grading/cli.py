@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 from common.threads import available_cores
-from grading import GRADER_VERSION
-from grading.labs import find_labs, get_lab
+from grading import GRADER_VERSION, labs
+from grading.labs import find_labs
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -61,14 +61,9 @@ def cmd_grade(args: argparse.Namespace) -> int:
 
 
 def resolve_lab_dir(lab: str) -> Path:
-    """A lab given by name (``lab_gmm``) or by the path of its folder."""
-    path = Path(lab)
-    if path.is_dir() and (path / "instructor" / "hidden_tests").is_dir():
-        return path.resolve()
-    if "/" in lab or path.is_dir():
-        raise SystemExit(f"error: {lab} is not a lab folder with instructor/hidden_tests/.")
+    """:func:`grading.labs.resolve_lab_dir`, or exit with its message."""
     try:
-        return get_lab(lab).path
+        return labs.resolve_lab_dir(lab)
     except ValueError as exc:
         raise SystemExit(f"error: {exc}") from None
 

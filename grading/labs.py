@@ -43,3 +43,14 @@ def get_lab(name: str, root: Path = REPO_ROOT) -> Lab:
     if name not in labs:
         raise ValueError(f"unknown lab {name!r}; the labs here are: {', '.join(labs) or 'none'}.")
     return labs[name]
+
+
+def resolve_lab_dir(lab: str, root: Path = REPO_ROOT) -> Path:
+    """A lab given by name (``lab_gmm``) or by the path of its folder; a ValueError that says
+    what was given and what is expected otherwise."""
+    path = Path(lab)
+    if path.is_dir() and (path / "instructor" / "hidden_tests").is_dir():
+        return path.resolve()
+    if "/" in lab or path.is_dir():
+        raise ValueError(f"{lab} is not a lab folder with instructor/hidden_tests/.")
+    return get_lab(lab, root).path

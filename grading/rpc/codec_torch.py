@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from grading.rpc.wire import WireError, check_bool, shape_of
+from grading.rpc.wire_values import WireError, check_bool, shape_of
 
 _ALLOWED = (
     "bool", "uint8", "int8", "int16", "int32", "int64", "uint16", "uint32", "uint64",

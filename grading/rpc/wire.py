@@ -29,6 +29,8 @@ from typing import Any
 
 import numpy as np
 
+from grading.rpc.wire_values import WireError, check_bool, shape_of
+
 __all__ = ["DEFAULT_MAX_BYTES", "Handle", "PeerClosed", "WireError",
            "decode", "encode", "read_message", "write_message"]
 
@@ -40,7 +42,6 @@ MAX_BUFFERS = 65_536
 MAX_DEPTH = 64  # nested containers
 MAX_NODES = 1_000_000  # values in one message
 MAX_INT_DIGITS = 4300
-MAX_NDIM = 64
 MAX_TEXT = 200  # Handle.type_name and Handle.summary, in characters
 MAX_KEY_COLLISIONS = 64  # distinct non-str dict keys sharing one hash (hash flooding)
 
@@ -50,10 +51,6 @@ _COALESCE = 64 << 10  # buffers smaller than this go out in the same write as th
 
 ToHandle = Callable[[Any], "Handle"]
 FromHandle = Callable[["Handle"], Any]
-
-
-class WireError(Exception):
-    """A malformed, oversized or disallowed message."""
 
 
 class PeerClosed(WireError):
@@ -286,22 +283,6 @@ def _lookup(table: dict, v: Any, what: str) -> Any:
     if found is None:
         raise WireError(f"{what} {str(v)[:40]!r} is not allowed")
     return found
-
-
-def shape_of(raw: Any) -> tuple[int, ...]:
-    """Validate a shape from a header: a list of at most MAX_NDIM ints in [0, 2**62)."""
-    if type(raw) is not list or len(raw) > MAX_NDIM:
-        raise WireError(f"shape must be a list of at most {MAX_NDIM} ints")
-    for d in raw:
-        if type(d) is not int or not 0 <= d < 1 << 62:
-            raise WireError(f"bad dimension {str(d)[:40]} in shape (must be an int >= 0)")
-    return tuple(raw)
-
-
-def check_bool(u8: np.ndarray) -> None:
-    """Refuse bool data with bytes other than 0/1 (numpy and torch misbehave on them)."""
-    if u8.size and int(u8.max()) > 1:
-        raise WireError("bool data holds bytes other than 0 and 1")
 
 
 _JSON_LEAVES = {str, int, float, bool, type(None)}
