@@ -9,6 +9,9 @@ From the embedded 5,000-image MNIST sample (4,000 training and 1,000 test images
   among their digit; 200 for [6, 7]): the validation loss L_V that the hypergradient lowers;
 * test set: the target digits of the test split (200 for [6, 7]), never used in training: the
   held-out loss that tells whether the learned weights helped.
+
+``pool_targets=False`` gives the original assignment's split, a pool of the other digits only
+(2,400 images for [6, 7]); validation and test sets are unchanged.
 """
 
 from __future__ import annotations
@@ -77,7 +80,7 @@ def first_per_digit(labels: np.ndarray, per_digit: int, start: int = 0) -> np.nd
 
 
 def selection_data(target_digits=(6, 7), per_digit: int = DEFAULT_PER_DIGIT,
-                   source: str = "sample") -> SelectionData:
+                   source: str = "sample", pool_targets: bool = True) -> SelectionData:
     """The training pool, validation and test sets for ``target_digits`` (see the module doc).
 
     Parameters
@@ -87,6 +90,8 @@ def selection_data(target_digits=(6, 7), per_digit: int = DEFAULT_PER_DIGIT,
         Training-pool images per digit (1 .. 300; the validation set starts at rank 300).
     source : {"sample", "full"}
         ``common.data.load_mnist``'s source; "full" needs the full MNIST files.
+    pool_targets : bool, default True
+        False: the target digits are left out of the pool (the original assignment's split).
     """
     digits = check_target_digits(target_digits)
     if isinstance(per_digit, bool) or not isinstance(per_digit, int) or not (
@@ -95,6 +100,8 @@ def selection_data(target_digits=(6, 7), per_digit: int = DEFAULT_PER_DIGIT,
                          f"{VAL_START} and up are the validation set); received {per_digit!r}.")
     images, labels = load_mnist(source, "train")
     pool = first_per_digit(labels, per_digit)
+    if not pool_targets:
+        pool = pool[~np.isin(labels[pool], digits)]
     val = first_per_digit(labels, VAL_PER_DIGIT, start=VAL_START)
     val = val[np.isin(labels[val], digits)]
     test_images, test_labels = load_mnist(source, "test")

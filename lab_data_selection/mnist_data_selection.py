@@ -257,8 +257,10 @@ class MNISTDataSelector:
         self._say(f"top {top_k} weights: {top_weights[-1]:.3f} .. {top_weights[0]:.3f} (all: "
                   f"min {weights.min():.3f}, median {np.median(weights):.3f}, max "
                   f"{weights.max():.3f})")
-        self._say(f"  target digits {list(self.target_digits)}: {share:.0%} of the top {top_k} "
-                  f"(base rate {self.data.base_rate:.0%}, x{share / self.data.base_rate:.1f})")
+        if self.data.base_rate > 0:
+            self._say(f"  target digits {list(self.target_digits)}: {share:.0%} of the top "
+                      f"{top_k} (base rate {self.data.base_rate:.0%}, "
+                      f"x{share / self.data.base_rate:.1f})")
         self._say(f"  digits of the top {top_k}: {digit_counts(labels[top_indices])}")
         self._say(f"  the 20 highest-weighted other digits: "
                   f"{digit_counts(labels[self.look_alikes(20)])}")

@@ -45,6 +45,7 @@ class TrainArgs:
     epochs: int = 30
     batch_size: int = 64
     per_digit: int = 300
+    pool_targets: bool = True
     network: str = DEFAULTS["network"]
     lr: float = DEFAULTS["lr"]
     hyper_lr: float = DEFAULTS["hyper_lr"]
@@ -65,6 +66,8 @@ HELP = {
     "epochs": "passes over the training pool (both runs)",
     "batch_size": "images per step",
     "per_digit": "training-pool images per digit (at most 300)",
+    "pool_targets": "keep the target digits in the pool (--no-pool_targets: the original "
+                    "assignment's split, a pool of the other digits only)",
     "network": "'simple' (784-64-10) or 'mlp' (784-128-128-10)",
     "lr": "SGD step of the network (momentum 0.9, cosine-annealed to 0)",
     "hyper_lr": "SGD step of the log-weights",
@@ -108,10 +111,11 @@ def top_digits_summary(weights: np.ndarray, labels: np.ndarray, target_digits,
     top = rank_by_weight(weights)[:top_k]
     targets = np.isin(labels, target_digits)
     share, base = float(targets[top].mean()), float(targets.mean())
+    enrichment = share / base if base > 0 else None  # None: a pool without target digits
     look_alikes = rank_by_weight(weights, np.flatnonzero(~targets))[:20]
     at_max = weights == weights.max()
     return {"top_k": top_k, "digits": digit_counts(labels[top]), "target_share": share,
-            "base_rate": base, "enrichment": share / base,
+            "base_rate": base, "enrichment": enrichment,
             "at_max_weight": {"count": int(at_max.sum()),
                               "digits": digit_counts(labels[at_max])},
             "look_alike_digits": digit_counts(labels[look_alikes]),
@@ -206,8 +210,12 @@ def print_summary(summary: dict) -> None:
         print(f"held-out loss on the targets: x{summary['test_loss_ratio']:.3f} of uniform "
               f"({summary['test_loss_ratio'] - 1:+.0%})")
     top = summary["top"]
-    print(f"top {top['top_k']} weights: {top['target_share']:.0%} target digits (base rate "
-          f"{top['base_rate']:.0%}, x{top['enrichment']:.1f}); digits {top['digits']}")
+    if top["enrichment"] is None:
+        print(f"top {top['top_k']} weights (no target digits in the pool): digits "
+              f"{top['digits']}")
+    else:
+        print(f"top {top['top_k']} weights: {top['target_share']:.0%} target digits (base rate "
+              f"{top['base_rate']:.0%}, x{top['enrichment']:.1f}); digits {top['digits']}")
     tied = top["at_max_weight"]
     print(f"{tied['count']} image(s) share the highest weight (ties ranked in pool order): "
           f"digits {tied['digits']}")
@@ -222,7 +230,8 @@ def main(argv: list[str] | None = None) -> Path:
     args = parse_args(argv)
     set_thread_budget(args.threads)
     seed_everything(args.seed)
-    data = selection_data(args.target_digits, per_digit=args.per_digit)
+    data = selection_data(args.target_digits, per_digit=args.per_digit,
+                          pool_targets=args.pool_targets)
     print(f"{data}; base rate of the targets in the pool {data.base_rate:.0%}")
     learned, uniform, summary = run_comparison(data, args)
     folder = new_run_folder(args.results_path)

@@ -102,7 +102,8 @@ def main(argv: list[str] | None = None) -> list[Path]:
     args = parse_args(argv)
     folder = Path(args.results_path)
     config, summary, history, arrays = read_results(folder)
-    data = selection_data(config.target_digits, per_digit=config.per_digit)
+    data = selection_data(config.target_digits, per_digit=config.per_digit,
+                          pool_targets=config.pool_targets)
     if not np.array_equal(data.train_labels, arrays["train_labels"]):
         raise ValueError(f"the pool rebuilt from {folder / 'config.yaml'} does not match the "
                          "saved labels; was the folder written by another version of train.py?")

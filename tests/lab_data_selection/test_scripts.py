@@ -223,6 +223,32 @@ def test_train_and_visualization_end_to_end(lab_module, tmp_path):
         assert Image.open(path).size[0] > 300
 
 
+def test_the_original_split_leaves_the_targets_out_of_the_pool(lab_module, full_data):
+    data = lab_module("data").selection_data((6, 7), per_digit=20, pool_targets=False)
+    assert np.bincount(data.train_labels, minlength=10).tolist() == [20] * 6 + [0, 0, 20, 20]
+    assert data.base_rate == 0.0
+    np.testing.assert_array_equal(data.val_labels, full_data.val_labels)
+    np.testing.assert_array_equal(data.test_images, full_data.test_images)
+    weights = np.where(data.train_labels == 0, 2.0, 0.5)
+    summary = lab_module("train").top_digits_summary(weights, data.train_labels, (6, 7), 10)
+    assert summary["enrichment"] is None and summary["target_share"] == 0.0
+    assert summary["digits"] == {0: 10}
+
+
+@pytest.mark.slow
+def test_train_and_visualization_on_the_original_split(lab_module, tmp_path, capsys):
+    train = lab_module("train")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        folder = train.main(["--epochs", "1", "--per_digit", "20", "--no-pool_targets",
+                             "--skip_uniform", "--results_path", str(tmp_path)])
+    assert "no target digits in the pool" in capsys.readouterr().out
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["top"]["enrichment"] is None and summary["top"]["base_rate"] == 0.0
+    written = lab_module("visualization").main(["--results_path", str(folder)])
+    assert len(written) == 4 and all(path.is_file() for path in written)
+
+
 def test_train_rejects_bad_flags(lab_module):
     train = lab_module("train")
     for argv in (["--epochs", "0"], ["--target_digits", "6", "11"]):
