@@ -24,7 +24,9 @@ def _worker_problem(toy, problem, theta):
 @pytest.mark.time_limit(120)
 @pytest.mark.hint("dL_V/dlambda = direct - (d^2 L_T / dlambda dw^T) H^-1 dL_V/dw: the minus "
                   "sign comes from dw*/dlambda = -H^-1 d^2 L_T / dw dlambda^T. Compute the mixed "
-                  "term as the gradient with respect to lambda of (dL_T/dw) . p.")
+                  "term as the gradient with respect to lambda of (dL_T/dw) . p. Both losses "
+                  "come from functions: call train_loss_fn() and val_loss_fn() (the original "
+                  "assignment's step() received the validation loss as a tensor).")
 def test_exact_hypergradient_matches_finite_differences(submission, toy, exact):
     """hypergradient (exact H^-1) matches central finite differences of L_V(w*(lambda))"""
     problem, theta = exact.problem, exact.theta
