@@ -129,6 +129,14 @@ def write_samples(run: Path, gmm, k: int, resources: str | None) -> None:
     from load_resources import load_ddpm
     from PIL import Image
 
+    with Image.open(run / "gmm_sample.png") as saved:
+        low, high = saved.convert("L").getextrema()
+    if low == high:
+        print(f"WARNING: gmm_sample.png is flat (every pixel {low}{', black' if low == 0 else ''})"
+              ". This lab's pixels are in [0, 1] (the original lab's were 0..255): clipping "
+              "them to [0, 255] and casting to uint8 makes them 0 or 1. Set `sample` to the "
+              "float pixels and let the given to_uint8_image convert them (README, section 5).")
+
     try:
         ddpm = load_ddpm(resources)
     except Exception as exc:  # noqa: BLE001 - the DDPM is optional here; say how to get it

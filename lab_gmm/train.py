@@ -73,22 +73,24 @@ def runs_root(results_path: str | Path) -> Path:
 
 def resolve_run(results_path: str | Path) -> Path:
     """The run folder that ``--results_path`` names. The original handout's
-    ``../results/{datetime}``, typed as written, names the latest run under ``../results``.
+    ``../results/{datetime}``, typed as written, names the latest run under ``../results``, or,
+    when that holds none, under train.py's default folder (``results``).
 
     Returns the folder; ValueError saying what to pass when there is no such run.
     """
     path = Path(results_path)
     if DATETIME not in path.name:
         return path
-    root = path.parent
-    runs = sorted(p for p in root.glob("*") if (p / CONFIG_FILE).is_file()) \
-        if root.is_dir() else []
-    if not runs:
-        raise ValueError(f"--results_path {results_path}: {{datetime}} stands for a run folder "
-                         f"of train.py, and {root} holds none. Run `python train.py --use_pca "
-                         f"--results_path {root}` first, or pass the run folder it printed.")
-    print(f"--results_path {results_path}: using the latest run, {runs[-1]}")
-    return runs[-1]
+    for root in dict.fromkeys((path.parent, Path(TrainConfig.results_path))):
+        runs = sorted(p for p in root.glob("*") if (p / CONFIG_FILE).is_file()) \
+            if root.is_dir() else []
+        if runs:
+            print(f"--results_path {results_path}: using the latest run, {runs[-1]}")
+            return runs[-1]
+    raise ValueError(f"--results_path {results_path}: {{datetime}} stands for a run folder of "
+                     f"train.py, and neither {path.parent} nor {TrainConfig.results_path} holds "
+                     f"one. Run `python train.py --use_pca` first, or pass the run folder it "
+                     "printed.")
 
 
 def read_config(run: str | Path) -> TrainConfig:

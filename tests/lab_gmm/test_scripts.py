@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -22,13 +23,14 @@ def test_train_rejects_bad_flags(lab_module):
 
 
 def test_results_path_takes_the_original_handouts_datetime_placeholder(lab_module, tmp_path,
-                                                                       capsys):
+                                                                       capsys, monkeypatch):
     """`--results_path "../results/{datetime}"`, typed as the original handout writes it: train.py
     creates its run folder under ../results, grade.py and visualization.py use the latest run."""
     train = lab_module("train")
     assert train.runs_root(tmp_path / "results" / "{datetime}") == tmp_path / "results"
     assert train.runs_root(tmp_path / "results") == tmp_path / "results"
-    with pytest.raises(ValueError, match="holds none. Run `python train.py --use_pca"):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValueError, match="holds one. Run `python train.py --use_pca"):
         train.resolve_run(tmp_path / "results" / "{datetime}")
     for name in ("2026-01-02_00-00-00", "2026-01-01_00-00-00", "2026-01-03_00-00-00"):
         (tmp_path / "results" / name).mkdir(parents=True)
@@ -38,6 +40,12 @@ def test_results_path_takes_the_original_handouts_datetime_placeholder(lab_modul
     assert train.resolve_run(f"{tmp_path}/results/{{datetime}}") == latest
     assert "using the latest run" in capsys.readouterr().out
     assert train.resolve_run(latest) == latest
+    # train.py's default folder serves "../results/{datetime}" when ../results holds no run
+    (tmp_path / "lab").mkdir()
+    monkeypatch.chdir(tmp_path / "lab")
+    (tmp_path / "lab" / "results" / "2026-02-01_00-00-00").mkdir(parents=True)
+    (tmp_path / "lab" / "results" / "2026-02-01_00-00-00" / "config.yaml").write_text("seed: 0\n")
+    assert train.resolve_run("../elsewhere/{datetime}") == Path("results/2026-02-01_00-00-00")
 
 
 def test_hub_pull_fails_fast_offline(lab_module, monkeypatch, tmp_path):
