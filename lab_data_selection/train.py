@@ -221,7 +221,8 @@ def print_summary(summary: dict) -> None:
           f"digits {tied['digits']}")
     print(f"highest-weighted other digits (top 20): {top['look_alike_digits']}")
     t = summary["timing_ms"]
-    print(f"per step: hyper-step {t['hyper_step']:.1f} ms, SGD step {t['sgd_step']:.1f} ms "
+    print(f"per step (CPU time on a CPU): hyper-step {t['hyper_step']:.1f} ms, SGD step "
+          f"{t['sgd_step']:.1f} ms "
           f"(a hyper-step costs {summary['hyper_step_cost']:.1f} SGD steps); "
           f"{summary['divergences']} Neumann divergence(s)")
 

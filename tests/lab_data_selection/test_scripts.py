@@ -88,6 +88,17 @@ def test_model_answers_to_the_original_name_sample_weights(lab_module):
         model.sample_weights = torch.nn.Parameter(torch.zeros(6))
 
 
+def test_steps_are_timed_in_cpu_time_on_a_cpu(lab_module, full_data):
+    """Other work on a shared machine must not change the hyper-step's printed cost."""
+    import time
+
+    selector = _tiny_selector(lab_module, full_data)
+    assert selector._clock is time.process_time
+    selector.train(1)
+    assert selector.timing["steps"] == 3
+    assert selector.timing["hyper_step_s"] > selector.timing["model_step_s"] > 0
+
+
 def test_selector_takes_a_network_object_and_a_torch_device(lab_module, full_data):
     """The original assignment builds the selector around ``SimpleModel()`` and passes a
     ``torch.device``; both work, and train the object given."""
@@ -211,6 +222,9 @@ def test_train_and_visualization_end_to_end(lab_module, tmp_path):
                              "--results_path", str(tmp_path)])
     summary = json.loads((folder / "summary.json").read_text())
     assert {"learned", "uniform", "test_loss_ratio", "top", "timing_ms"} <= set(summary)
+    assert summary["hyper_step_cost"] == pytest.approx(
+        summary["timing_ms"]["hyper_step"] / summary["timing_ms"]["sgd_step"]) and (
+        summary["hyper_step_cost"] > 2)
     assert summary["top"]["base_rate"] == pytest.approx(0.2)
     args, _, history, arrays = train.read_results(folder)
     assert args.target_digits == [0, 1] and set(history) == {"learned", "uniform"}
