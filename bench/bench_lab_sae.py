@@ -1,7 +1,7 @@
 """lab_sae: epoch time of an ensemble of 5 SAEs trained together (batched tensors, one bmm per
 layer for all of them) vs the same 5 SAEs trained one after another (the same code with
 n_saes=1, five times); the bound on that speed-up set by the work batching cannot share; on a
-GPU also mixed precision (autocast + per-SAE loss scaling) vs float32.
+GPU also mixed precision (torch.amp: autocast + GradScaler) vs float32.
 
 Setting: the reference solution, the MNIST sample's 4,000 training digits, 256 latents, k = 50,
 batch 64, the default trainer (running metrics included). Each figure is the median over

@@ -1,18 +1,23 @@
-"""Optional experiment logging to Weights & Biases or TensorBoard.
+"""Optional experiment logging to Weights & Biases, TensorBoard or a JSON-lines file.
 
 Neither package is required: ``--log_to wandb`` needs ``pip install wandb`` and
-``--log_to tensorboard`` needs ``pip install tensorboard``. When the package is missing, training
-goes on without it and says so. W&B runs in offline mode unless ``WANDB_MODE`` says otherwise,
-so it works without a network; ``wandb sync <run folder>/wandb/offline-run-*`` uploads later.
+``--log_to tensorboard`` needs ``pip install tensorboard``. When W&B is missing, the metrics go
+to ``metrics.jsonl`` in the run folder instead (one JSON object per epoch, the names W&B would
+get); when TensorBoard is missing, training goes on without it. Both say so. W&B runs in offline
+mode unless ``WANDB_MODE`` says otherwise, so it works without a network;
+``wandb sync <run folder>/wandb/offline-run-*`` uploads later. ``--log_to jsonl`` writes the file
+without trying W&B.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
-LOGGERS = ("none", "wandb", "tensorboard")
+LOGGERS = ("none", "wandb", "tensorboard", "jsonl")
 PROJECT = "lab_sae"
+JSONL_FILE = "metrics.jsonl"
 
 
 def flatten(metrics: dict, prefix: str = "") -> dict[str, float]:
@@ -29,8 +34,24 @@ def flatten(metrics: dict, prefix: str = "") -> dict[str, float]:
     return flat
 
 
+class JsonLines:
+    """W&B's ``log`` into a file: one line ``{"step": n, name: value, ...}`` per call."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.file = path.open("a")
+
+    def log(self, values: dict[str, float], step: int) -> None:
+        self.file.write(json.dumps({"step": step, **values}) + "\n")
+        self.file.flush()
+
+    def finish(self) -> None:
+        self.file.close()
+
+
 class RunLogger:
-    """Sends each epoch's metrics to W&B or TensorBoard (``kind``), or nowhere (``"none"``)."""
+    """Sends each epoch's metrics to W&B, TensorBoard or ``metrics.jsonl`` (``kind``), or
+    nowhere (``"none"``); ``"wandb"`` becomes ``"jsonl"`` when wandb cannot be imported."""
 
     def __init__(self, kind: str, run_dir: Path, config: dict):
         if kind not in LOGGERS:
@@ -41,18 +62,25 @@ class RunLogger:
             self._start_wandb(run_dir, config)
         elif kind == "tensorboard":
             self._start_tensorboard(run_dir)
+        elif kind == "jsonl":
+            self._start_jsonl(run_dir)
 
     def _start_wandb(self, run_dir: Path, config: dict) -> None:
         try:
             import wandb
         except ImportError:
-            print("W&B is not installed (pip install wandb); training without it.")
-            self.kind = "none"
+            print(f"W&B is not installed (pip install wandb); logging to "
+                  f"{run_dir / JSONL_FILE} instead.")
+            self._start_jsonl(run_dir)
             return
         mode = os.environ.get("WANDB_MODE", "offline")
         self.backend = wandb.init(project=PROJECT, dir=str(run_dir), config=config, mode=mode,
                                   name=run_dir.name)
         print(f"W&B run in {mode} mode under {run_dir / 'wandb'}")
+
+    def _start_jsonl(self, run_dir: Path) -> None:
+        self.kind = "jsonl"
+        self.backend = JsonLines(run_dir / JSONL_FILE)
 
     def _start_tensorboard(self, run_dir: Path) -> None:
         try:
@@ -69,7 +97,7 @@ class RunLogger:
         if self.backend is None:
             return
         flat = flatten(metrics)
-        if self.kind == "wandb":
+        if self.kind in ("wandb", "jsonl"):
             self.backend.log(flat, step=step)
         else:
             for name, value in flat.items():
@@ -78,7 +106,7 @@ class RunLogger:
     def close(self) -> None:
         if self.backend is None:
             return
-        if self.kind == "wandb":
+        if self.kind in ("wandb", "jsonl"):
             self.backend.finish()
         else:
             self.backend.close()

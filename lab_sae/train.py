@@ -53,7 +53,8 @@ HELP = {
     "threads": "CPU threads for torch and BLAS (more than the free cores slows training down)",
     "seed": "random seed (initialisation, batch order, re-initialisation batches)",
     "results_path": "folder under which the run folder {datetime}/ is created",
-    "log_to": "also log the metrics to wandb (offline) or tensorboard, when installed",
+    "log_to": "also log the metrics to wandb (offline; metrics.jsonl in the run folder when "
+              "wandb is not installed), tensorboard, or jsonl (metrics.jsonl only)",
 }
 
 
@@ -144,8 +145,10 @@ def main(argv=None) -> Path | dict:
     elapsed = time.perf_counter() - start
     print(f"Done in {elapsed:.0f} s. Mean Pearson over the SAEs: train "
           f"{np.mean(final['train']['pearson']):.4f}, held-out "
-          f"{np.mean(final['test']['pearson']):.4f}; dead features "
-          f"{np.mean(final['train']['dead_fraction']):.1%}.")
+          f"{np.mean(final['test']['pearson']):.4f}. Dead features (active on no image): "
+          f"training dead fraction {np.mean(final['train']['dead_fraction']):.1%} (4,000 "
+          f"training digits), held-out dead fraction "
+          f"{np.mean(final['test']['dead_fraction']):.1%} (1,000 held-out digits).")
     print(f"Next: python visualization.py --results_path {run}")
     return run
 

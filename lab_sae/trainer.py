@@ -4,7 +4,7 @@ One step on a batch x (B, 784), for all S SAEs at once::
 
     pre_acts, latents, recons = model(x)                  # under torch.autocast on CUDA
     out = ensemble_loss(x, recons, consistency_weight)
-    out["loss"].backward()                                # CUDA: one loss scale per SAE
+    out["loss"].backward()                                # CUDA: scaled (torch.amp)
     optimizer.step(); model.normalize_decoder_()
     steps_since_fired = update_steps_since_fired(steps_since_fired, latents)
 
@@ -23,7 +23,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from amp import PerSAEGradScaler
 from metrics import ReconstructionStats
 from submission import (
     SAEEnsemble,
@@ -64,7 +63,7 @@ class TrainConfig:
     dead_check_every: int = 50
     resample_batch: int = 1024
     amp: bool = True
-    threads: int = 2
+    threads: int = 1
     seed: int = 0
     results_path: str = "results"
     log_to: str = "none"
@@ -126,7 +125,8 @@ class Trainer:
         self.optimizer = torch.optim.Adam(self.params, lr=cfg.lr, fused=True)
         steps_per_epoch = -(-len(self.X) // cfg.batch_size)
         self.total_steps = cfg.epochs * steps_per_epoch
-        self.scaler = PerSAEGradScaler(cfg.n_saes, self.device) if self.amp else None
+        # torch.amp's dynamic loss scaling (float16 gradients would underflow); None on a CPU
+        self.scaler = torch.amp.GradScaler(self.device.type) if self.amp else None
         self.steps_since_fired = torch.zeros(cfg.n_saes, cfg.n_latents, dtype=torch.long,
                                              device=self.device)
         self.step = 0
@@ -135,7 +135,7 @@ class Trainer:
 
     def _autocast(self):
         if self.amp:
-            return torch.autocast(device_type="cuda", dtype=torch.float16)
+            return torch.amp.autocast(self.device.type, dtype=torch.float16)
         return nullcontext()
 
     def train_step(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -151,9 +151,9 @@ class Trainer:
         for group in self.optimizer.param_groups:
             group["lr"] = self.learning_rate()
         if self.scaler is not None:
-            per_sae = out["mse"] + cfg.consistency_weight * out["consistency"]
-            self.scaler.scale_losses(per_sae).backward()
-            self.scaler.step(self.optimizer, self.params)
+            self.scaler.scale(out["loss"]).backward()
+            self.scaler.step(self.optimizer)  # skipped when a gradient is inf or NaN
+            self.scaler.update()
         else:
             out["loss"].backward()
             self.optimizer.step()

@@ -125,6 +125,9 @@ def test_missing_logger_package_is_not_fatal(lab_module, tmp_path, monkeypatch, 
                                     "--log_to", "wandb"])
     assert (run / "sae" / "sae.safetensors").is_file()
     assert "W&B is not installed" in capsys.readouterr().out
+    (line,) = (run / "metrics.jsonl").read_text().splitlines()  # the offline file instead
+    logged = json.loads(line)
+    assert logged["step"] == 1 and 0 < logged["test/pearson/sae1"] <= 1
 
 
 @pytest.mark.slow
@@ -147,3 +150,36 @@ def test_tensorboard_logging(lab_module, tmp_path, monkeypatch):
     lab_module("train").main([*TINY, "--results_path", str(tmp_path), "--log_to",
                               "tensorboard"])
     assert ("loss", 2) in scalars and scalars[-1] == ("closed", -1)
+
+
+def test_original_flags_map_onto_train_py(lab_module):
+    """mnist_sae_train.py's flags (the original assignment's) become train.py's settings."""
+    original, train = lab_module("mnist_sae_train"), lab_module("train")
+    args = original.parse_args(["--k", "8", "--latent_dim", "64", "--n_models", "2", "--lr",
+                                "0.002", "--batch_size", "128", "--epochs", "3", "--seed", "5",
+                                "--device", "cpu", "--no_amp", "--no_wandb", "--results_path",
+                                "out"])
+    config = train.parse_args(original.train_argv(args))
+    assert (config.k, config.n_latents, config.n_saes, config.lr, config.batch_size,
+            config.epochs, config.seed, config.device, config.amp, config.log_to,
+            config.results_path) == (8, 64, 2, 0.002, 128, 3, 5, "cpu", False, "jsonl", "out")
+    aliases = original.parse_args(["--n_latents", "32", "--k", "6", "--ensemble", "4",
+                                   "--analyze_loss"])
+    config = train.parse_args(original.train_argv(aliases))
+    assert (config.n_latents, config.n_saes, config.analyze_loss) == (32, 4, True)
+    defaults = train.parse_args(original.train_argv(original.parse_args([])))
+    assert defaults == train.parse_args(["--log_to", "wandb"])  # train.py's defaults, W&B on
+    with pytest.raises(ValueError, match="cannot exceed"):
+        train.parse_args(original.train_argv(original.parse_args(["--k", "300"])))
+
+
+@pytest.mark.slow
+def test_original_entry_point_trains_and_logs_offline(lab_module, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "wandb", None)  # not installed: metrics.jsonl instead
+    run = lab_module("mnist_sae_train").main([
+        "--n_models", "2", "--latent_dim", "32", "--k", "6", "--epochs", "2", "--batch_size",
+        "256", "--threads", "1", "--results_path", str(tmp_path)])
+    lines = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [line["step"] for line in lines] == [1, 2]
+    assert lines[-1]["loss"] < lines[0]["loss"] and "test/dead_fraction/sae1" in lines[0]
+    assert (run / "sae" / "sae.safetensors").is_file()

@@ -84,23 +84,26 @@ def test_reinit_matches_hidden_reference(ref, lab_module, hidden):
     assert not state["exp_avg"][0, [2, 3]].any() and state["exp_avg"][0, 4].any()
 
 
-def test_per_sae_scaler_skips_only_the_overflowing_sae(lab_module):
-    amp = lab_module("amp")
-    p = torch.nn.Parameter(torch.ones(3, 4))
-    optimizer = torch.optim.Adam([p], lr=0.1)
-    scaler = amp.PerSAEGradScaler(3, init_scale=8.0, growth_interval=2)
-    scaler.scale_losses(p.sum(dim=1) * torch.tensor([1.0, 2.0, 3.0])).backward()
-    p.grad[1, 0] = float("inf")
-    found = scaler.step(optimizer, [p])
-    assert found.tolist() == [False, True, False]
-    assert torch.equal(p.detach()[1], torch.ones(4))  # SAE 1 skipped its step
-    assert (p.detach()[[0, 2]] < 1).all()             # the others stepped
-    assert not optimizer.state[p]["exp_avg"][1].any()
-    assert scaler.scale.tolist() == [8.0, 4.0, 8.0]
-    optimizer.zero_grad()
-    scaler.scale_losses(p.sum(dim=1)).backward()
-    scaler.step(optimizer, [p])
-    assert scaler.scale.tolist() == [16.0, 4.0, 16.0]  # two finite steps in a row: growth
+def test_amp_path_runs_on_cpu_and_skips_an_overflowing_step(lab_module, hidden):
+    """The trainer's mixed-precision step (torch.amp.autocast + torch.amp.GradScaler; the
+    trainer turns it on for CUDA only) driven on the CPU: a loss scale so large that float16
+    gradients overflow skips the step (weights unchanged) and halves the scale; then steps
+    proceed with finite weights."""
+    trainer_module = lab_module("trainer")
+    X = hidden.flat_images("train")[:256]
+    trainer = trainer_module.Trainer(X, n_saes=2, n_latents=32, k=6, epochs=1, device="cpu")
+    assert not trainer.amp and trainer.scaler is None  # float32 on a CPU by default
+    trainer.amp, trainer.scaler = True, torch.amp.GradScaler("cpu", init_scale=2.0**40)
+    before = {name: p.detach().clone() for name, p in trainer.model.named_parameters()}
+    trainer.train_step(trainer.X[:64])
+    for name, p in trainer.model.named_parameters():  # (the decoder renormalised: rounding)
+        torch.testing.assert_close(p.detach(), before[name], rtol=0, atol=1e-6)
+    assert trainer.scaler.get_scale() == 2.0**39
+    for _ in range(30):
+        trainer.train_step(trainer.X[:64])
+    assert not torch.equal(trainer.model.W_enc.detach(), before["W_enc"])
+    assert all(torch.isfinite(p).all() for p in trainer.model.parameters())
+    assert trainer.model.W_enc.dtype == torch.float32
 
 
 def test_trainer_rejects_bad_settings(lab_module):
@@ -137,7 +140,7 @@ def test_amp_training_on_gpu(lab_module, hidden):
     trainer_module = lab_module("trainer")
     X = hidden.flat_images("train")[:1024]
     trainer = trainer_module.Trainer(X, n_saes=3, n_latents=64, k=8, epochs=2, device="cuda")
-    assert trainer.amp and trainer.scaler is not None
+    assert trainer.amp and isinstance(trainer.scaler, torch.amp.GradScaler)
     first = trainer.train_epoch(show_progress=False)
     second = trainer.train_epoch(show_progress=False)
     assert second["loss"] < first["loss"]
