@@ -131,11 +131,12 @@ def write_samples(run: Path, gmm, k: int, resources: str | None) -> None:
 
     with Image.open(run / "gmm_sample.png") as saved:
         low, high = saved.convert("L").getextrema()
-    if low == high:
-        print(f"WARNING: gmm_sample.png is flat (every pixel {low}{', black' if low == 0 else ''})"
-              ". This lab's pixels are in [0, 1] (the original lab's were 0..255): clipping "
-              "them to [0, 255] and casting to uint8 makes them 0 or 1. Set `sample` to the "
-              "float pixels and let the given to_uint8_image convert them (README, section 5).")
+    if high - low <= 1:
+        print(f"WARNING: gmm_sample.png is {'black' if high <= 1 else 'flat'} (every pixel "
+              f"{low} to {high}). This lab's pixels are in [0, 1] (the original lab's were "
+              "0..255): clipping them to [0, 255] and casting to uint8 makes them 0 or 1. Set "
+              "`sample` to the float pixels and let the given to_uint8_image convert them "
+              "(README, section 5).")
 
     try:
         ddpm = load_ddpm(resources)

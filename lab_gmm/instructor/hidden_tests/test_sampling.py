@@ -6,9 +6,10 @@ pixels, and a GMM whose component k sits on block k (k < 10) with a unit varianc
 above or below the background tells whether the image is a random draw or the mean.
 
 Pixel scale: this lab's pixels are in [0, 1], the original lab's in [0, 255]. A sampler written
-for the original (clip to [0, 255], cast to uint8) saves a flat black image from [0, 1] pixels;
-when the first image is flat, the grader switches to the same models in the 0..255 scale, so
-both conventions are graded the same. An image flat in both scales fails with a pixel-scale hint.
+for the original (clip to [0, 255], cast to uint8) saves a black image (pixels 0 or 1) from
+[0, 1] pixels; when the first image is flat like that, the grader switches to the same models in
+the 0..255 scale, so both conventions are graded the same. An image flat in both scales fails
+with a pixel-scale hint.
 """
 
 import numpy as np
@@ -48,8 +49,14 @@ def _models(submission, scale: float):
 ORIGINAL_SCALE = 255.0  # the original lab's pixels: 0..255
 
 
-def _flat_message(level: int) -> str:
-    colour = "black" if level == 0 else f"the grey level {level}"
+def _flat(pixels: np.ndarray) -> bool:
+    """An image without content: at most two adjacent grey levels (e.g. 0 and 1, black)."""
+    return int(pixels.max()) - int(pixels.min()) <= 1
+
+
+def _flat_message(pixels: np.ndarray) -> str:
+    low, high = int(pixels.min()), int(pixels.max())
+    colour = "black (0 or 1)" if high <= 1 else f"one grey level ({low} to {high})"
     return (f"gmm_sample.png is flat: every pixel is {colour}, in this lab's pixel scale and in "
             "the original lab's. This lab's pixels are in [0, 1] (the original's were 0..255): "
             "clipping them to [0, 255] and casting to uint8 makes every pixel 0 or 1, a black "
@@ -87,17 +94,17 @@ class _Sampler:
 
     def image(self, label: int, content: bool = True) -> np.ndarray:
         """The pixels (784,) that sample_from_gmm saved for ``label``. With ``content``, a flat
-        image (one grey level) makes the sampler switch once to the original lab's scale, and
-        fails there with a pixel-scale hint."""
+        image (at most two adjacent grey levels, such as 0 and 1) makes the sampler switch once
+        to the original lab's scale, and fails there with a pixel-scale hint."""
         pixels = self._saved(label)
-        if not content or pixels.min() != pixels.max():
+        if not content or not _flat(pixels):
             return pixels
         if self.scale == 1.0:
             self.scale = ORIGINAL_SCALE
             self.gmm, self.pca = _models(self.submission, self.scale)
             pixels = self._saved(label)
-        if pixels.min() == pixels.max():
-            raise AssertionError(_flat_message(int(pixels[0])))
+        if _flat(pixels):
+            raise AssertionError(_flat_message(pixels))
         return pixels
 
 

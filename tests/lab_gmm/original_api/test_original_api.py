@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 from grading.batch import BatchGrader, Submission
+from grading.examples import reference_lab
 from tests.lab_gmm.conftest import LAB_DIR
 
 HERE = Path(__file__).resolve().parent
@@ -64,6 +65,45 @@ def test_pasted_regions_import_and_fit_in_the_stub():
     pca = module.PCA(2)
     pca.fit(X)
     assert pca.components.shape == (2, 3)
+
+
+def whole_file_module() -> types.ModuleType:
+    module = types.ModuleType("submission")
+    module.__file__ = str(HERE / "whole_file.py")
+    exec(compile((HERE / "whole_file.py").read_text(), module.__file__, "exec"), module.__dict__)
+    return module
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # --max_iter 5
+def test_original_handout_commands_run_as_written(tmp_path, monkeypatch, capsys):
+    """With the whole original submission.py, from the lab folder: `python train.py --use_pca`,
+    `python visualization.py --results_path "../results/{datetime}"` (both colourings), and
+    `python grade.py --sample_index k --results_path "../results/{datetime}"`, as the original
+    handout writes them (fewer EM iterations, no cached models: their views are skipped)."""
+    (tmp_path / "lab").mkdir()
+    monkeypatch.chdir(tmp_path / "lab")
+    resources = str(tmp_path / "no_resources")
+    handout_path = "../results/{datetime}"
+    with reference_lab(LAB_DIR, whole_file_module()) as import_module:
+        run = import_module("train").main(["--use_pca", "--max_iter", "5"])
+        visualization = import_module("visualization")
+        monkeypatch.setattr(visualization, "tsne_embedding",
+                            lambda X, cache: np.random.default_rng(0).normal(size=(len(X), 2)))
+        for flags in ([], ["--cluster_label"]):
+            visualization.main(["--results_path", handout_path, "--resources_dir", resources,
+                                *flags])
+        grade = import_module("grade")
+        monkeypatch.setattr(grade, "LAB_DIR", tmp_path / "lab")
+        summary = grade.main(["--sample_index", "3", "--results_path", handout_path,
+                              "--skip_tests", "--resources_dir", resources])
+    out = capsys.readouterr().out
+    assert run.resolve().parent == tmp_path / "lab" / "results"
+    assert summary["run"] == str(run) and "six_cluster_ok" in summary
+    assert {p.name for p in run.glob("*.png")} >= {"true_pca.png", "cluster_pca.png",
+                                                   "gmm_sample.png"}
+    # its sampler clips [0, 1] pixels to [0, 255]: grade.py says why the image is black
+    assert "WARNING: gmm_sample.png is black (every pixel 0 to 1)" in out
 
 
 # name -> (score out of 70, {test name prefix: regex its feedback must hold}, why)
