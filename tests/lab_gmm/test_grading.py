@@ -93,3 +93,18 @@ def test_wrong_sample_index_feedback_hides_the_right_cluster(graded):
     standalone = re.compile(rf"(?<![\w.]){right}(?![\w.])")
     for text in (test.expected, test.received, section):
         assert not standalone.search(text), f"the right cluster {right} leaks in:\n{text}"
+
+
+def test_missing_answers_is_reported_as_missing_with_the_saved_run_checked():
+    """Without answers.json (which the original lab never asked for) the 6 test says the file is
+    missing and where it goes, not that an answer is wrong, and says whether the saved run is
+    usable; it names no cluster."""
+    student_run = hidden_module("student_run")
+    files = {name: data for name, data in EXAMPLES["reference"].files if name != "answers.json"}
+    with pytest.raises(student_run.StudentRunError,
+                       match=r"answers.json is missing .*next to submission.py \(README, sec"):
+        student_run.read_student_run(files)
+    summary = student_run.saved_run_summary(files)
+    assert "is usable (K = 10 components in D = 50 dimensions)" in summary
+    assert not re.search(r"cluster \d", summary)
+    assert "not usable either: no saved GMM" in student_run.saved_run_summary({})

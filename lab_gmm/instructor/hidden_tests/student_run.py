@@ -153,6 +153,23 @@ def _choose_run(files: dict[str, bytes], wanted: str | None) -> tuple[str, str]:
 def read_student_run(files: dict[str, bytes]) -> StudentRun:
     """The student's answer and saved models, checked; StudentRunError says what is wrong."""
     index, wanted = read_answer(files)
+    return _read_run(files, index, wanted)
+
+
+def saved_run_summary(files: dict[str, bytes]) -> str:
+    """What the submission's saved run is, in words, read and checked as :func:`read_student_run`
+    does but without answers.json (for a submission that lacks it); never raises."""
+    try:
+        run = _read_run(files, -1, None)
+    except StudentRunError as exc:
+        return f"Its saved run is not usable either: {exc}"
+    k, d = run.means.shape
+    return (f"Its saved run {run.run!r} was read and is usable (K = {k} components in D = {d} "
+            "dimensions): with answers.json naming the cluster of the 6s it is checked.")
+
+
+def _read_run(files: dict[str, bytes], index: int, wanted: str | None) -> StudentRun:
+    """The saved run (the one ``wanted`` names, else the latest), checked, with ``index``."""
     chosen, note = _choose_run(files, wanted)
     gmm_file, pca_file = f"{chosen}gmm/gmm.safetensors", f"{chosen}pca/pca.safetensors"
     header = safetensors_header(files[gmm_file], gmm_file)

@@ -9,7 +9,7 @@ of the 6s the named cluster holds, never which cluster holds the most.
 import numpy as np
 import pytest
 from gmm_reference import flat_images, predict
-from student_run import StudentRunError, read_student_run
+from student_run import StudentRunError, read_student_run, saved_run_summary
 from threadpoolctl import threadpool_limits
 
 DIGIT = 6
@@ -42,9 +42,12 @@ def test_six_cluster(submission_files, credit):
     try:
         run = read_student_run(submission_files)
     except StudentRunError as exc:
+        received = str(exc)
+        if "answers.json" not in submission_files:
+            received += " " + saved_run_summary(submission_files)
         credit.explain(expected="answers.json with your sample_index and the results/<run>/ "
-                                "folder of a PCA run", received=str(exc))
-        raise AssertionError(str(exc)) from None
+                                "folder of a PCA run", received=received)
+        raise AssertionError(received) from None
     share, scale_note = _six_shares(run)
     index, k = run.sample_index, len(share)
     if not 0 <= index < k:
