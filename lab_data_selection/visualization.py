@@ -71,7 +71,9 @@ def weights_by_digit(weights: np.ndarray, labels: np.ndarray, target_digits, pat
     ax.axhline(1.0, color="gray", lw=0.8, ls="--")
     ax.set_xlabel("digit")
     ax.set_ylabel("learned weight (mean 1; log scale)")
-    ax.set_title(f"weights per digit (orange: targets {list(target_digits)})")
+    in_pool = [d for d in target_digits if d in digits]
+    ax.set_title(f"weights per digit (orange: targets {in_pool})" if in_pool else
+                 f"weights per digit (the targets {list(target_digits)} are not in the pool)")
     ax.grid(alpha=0.3, axis="y")
     return save_figure(fig, path)
 
@@ -92,7 +94,8 @@ def losses(history: dict, path: Path) -> Path:
                     label=f"{key.split('_')[0]} ({run})", **style.get(run, {}))
     ax.set_xlabel("epoch")
     ax.set_ylabel("cross-entropy on the target digits")
-    ax.set_title("held-out loss on the targets: learned vs uniform weights")
+    ax.set_title("held-out loss on the targets: " + (
+        "learned vs uniform weights" if len(history) > 1 else f"{next(iter(history))} weights"))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     return save_figure(fig, path)
