@@ -269,14 +269,15 @@ def make_optimizer(config, model):
 
 
 def train_config(config, split=None, epochs=100, seed=0):
-    """Seed torch, build model and optimiser from ``config``, ``fit_model``; -> (model, history)."""
+    """Seed torch, build model and optimiser from ``config``, ``fit_model``; -> (model, history),
+    the history with both key sets (``with_short_keys``)."""
     config = {**DEFAULT_CONFIG, **config}
     torch.manual_seed(seed)
     model = make_model(config)
     optimizer = make_optimizer(config, model)
     history = fit_model(model, nn.CrossEntropyLoss(), optimizer, epochs, split,
                         batch_size=int(config["batch_size"]), seed=seed)
-    return model, history
+    return model, with_short_keys(history)
 
 
 # ---------------------------------------------------------------- training and evaluation
@@ -285,6 +286,37 @@ def train_config(config, split=None, epochs=100, seed=0):
 def _as_tensors(X, y=None):
     X = torch.as_tensor(np.asarray(X), dtype=torch.float32)
     return X if y is None else (X, torch.as_tensor(np.asarray(y), dtype=torch.int64))
+
+
+# the original notebook's history keys and the short names this lab also accepts
+HISTORY_KEYS = {"train_losses": "train_loss", "train_accuracies": "train_acc",
+                "val_losses": "val_loss", "val_accuracies": "val_acc"}
+
+
+def with_short_keys(history):
+    """``history`` with both key sets: each of the original keys (``train_losses``, ...) and
+    its short alias (``train_loss``, ...) name the same list. A history with either set is
+    completed with the other; one without either raises a ValueError naming what it has."""
+    if not isinstance(history, dict):
+        raise ValueError(f"a training history must be a dict; received "
+                         f"{type(history).__name__}.")
+    history = dict(history)
+    for original, short in HISTORY_KEYS.items():
+        if original not in history and short not in history:
+            raise ValueError(f"the history has neither {original!r} nor {short!r} (its keys: "
+                             f"{sorted(map(str, history))}); fit_model must return the four "
+                             f"lists {', '.join(HISTORY_KEYS)}.")
+        history.setdefault(original, history.get(short))
+        history.setdefault(short, history[original])
+    return history
+
+
+def data_loader(X, y, batch_size=32):
+    """The arrays X (N, 64) and y (N,) as the original notebook's ``DataLoader`` of
+    ``(inputs, labels)`` batches (float32 (B, 64), int64 (B,)), in order, ``batch_size`` rows."""
+    X, y = _as_tensors(X, y)
+    return torch.utils.data.DataLoader(torch.utils.data.TensorDataset(X, y),
+                                       batch_size=batch_size, shuffle=False)
 
 
 def fit_model(model, loss_fn, optimizer, epochs, split=None, batch_size=64, seed=None):
@@ -304,10 +336,13 @@ def fit_model(model, loss_fn, optimizer, epochs, split=None, batch_size=64, seed
 
     Returns
     -------
-    history : dict with lists of ``epochs`` floats each: ``train_loss`` and ``train_acc`` (the
-        mean over the epoch's mini-batches, weighted by their size, in training mode) and
-        ``val_loss`` and ``val_acc`` (``evaluate_model`` on the validation split after the
-        epoch).
+    history : dict with lists of ``epochs`` floats each, under the original notebook's keys:
+        ``train_losses`` and ``train_accuracies`` (the mean over the epoch's mini-batches,
+        weighted by their size, in training mode) and ``val_losses`` and ``val_accuracies``
+        (the loss and accuracy of ``evaluate_model`` on the validation split after the epoch).
+        Our short keys ``train_loss``, ``train_acc``, ``val_loss``, ``val_acc`` may be added as
+        aliases of the same lists (``with_short_keys`` does it); a history with only the
+        original keys is complete.
     """
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs must be a positive integer; received {epochs!r}.")
@@ -329,10 +364,17 @@ def predict_proba(model, X):
     # ===== END OF YOUR CODE =====
 
 
-def evaluate_model(model, X, y, loss_fn):
-    """Mean loss and accuracy of ``model`` in eval mode, without gradients (mode restored).
+def evaluate_model(model, data, y=None, loss_fn=None):
+    """Accuracy of ``model`` in eval mode, without gradients (the model's mode is restored).
 
-    X : ndarray of shape (N, 64); y : ndarray of shape (N,) -> (loss, accuracy), two floats.
+    Two ways to call it:
+
+    * the original notebook's ``evaluate_model(model, test_loader)``: ``data`` is a
+      ``DataLoader`` (any iterable) of ``(inputs, labels)`` batches, inputs (B, 64), labels (B,);
+    * ``evaluate_model(model, X, y, loss_fn)``: X ndarray of shape (N, 64), y of shape (N,).
+
+    Returns the accuracy (a float in [0, 1]); with ``loss_fn`` given, ``(loss, accuracy)``,
+    the loss being the mean over all samples (batches weighted by their size).
     """
     # ===== START OF YOUR CODE =====
     raise NotImplementedError("lab_digits_tricks: evaluate_model")
@@ -364,6 +406,60 @@ def misclassified_samples(model, X, y):
     # ===== START OF YOUR CODE =====
     raise NotImplementedError("lab_digits_tricks: misclassified_samples")
     # ===== END OF YOUR CODE =====
+
+
+# ---------------------------------------------------------------- the original notebook's names
+# (given: they are built on your predict_proba, confusion_matrix and misclassified_samples)
+
+
+def _loader_arrays(test_loader):
+    """The ``(inputs, labels)`` batches of a DataLoader as arrays X (N, 64), y (N,)."""
+    inputs, labels = [], []
+    for batch_inputs, batch_labels in test_loader:
+        inputs.append(np.asarray(batch_inputs, dtype=np.float32))
+        labels.append(np.asarray(batch_labels, dtype=np.int64))
+    if not inputs:
+        raise ValueError("the DataLoader gave no batches; pass the test split's DataLoader "
+                         "(data_loader(split.X_test, split.y_test)).")
+    return np.concatenate(inputs), np.concatenate(labels)
+
+
+def evaluate_model_with_confusion_matrix(model, test_loader, num_classes=10):
+    """The original notebook's call: ``(accuracy, C)`` of ``model`` on a DataLoader, C the
+    confusion matrix (num_classes, num_classes) int64 with rows the true digit."""
+    X, y = _loader_arrays(test_loader)
+    pred = np.asarray(predict_proba(model, X)).argmax(axis=1)
+    return float((pred == y).mean()), confusion_matrix(y, pred, num_classes=num_classes)
+
+
+def evaluate_with_errors(model, test_loader):
+    """The original notebook's call: ``(accuracy, errors)`` on a DataLoader, ``errors`` the
+    list of ``misclassified_samples`` (index in the loader's order, true, pred, prob)."""
+    X, y = _loader_arrays(test_loader)
+    errors = misclassified_samples(model, X, y)
+    return 1.0 - len(errors) / len(y), errors
+
+
+def plot_error_samples(errors, images, max_samples=40, ncols=8):
+    """The original notebook's figure: the misclassified digits of ``evaluate_with_errors``,
+    titled true / predicted (probability). ``images`` (N, 8, 8) in the loader's order.
+    Returns the matplotlib Figure (None when there is no error)."""
+    import matplotlib.pyplot as plt
+
+    shown = list(errors)[:max_samples]
+    if not shown:
+        return None
+    nrows = math.ceil(len(shown) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(1.4 * ncols, 2.0 * nrows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, error in zip(axes.flat, shown, strict=False):
+        ax.imshow(np.asarray(images)[int(error["index"])], cmap="gray_r")
+        ax.set_title(f"true {int(error['true'])}\npred {int(error['pred'])} "
+                     f"({float(error['prob']):.2f})", fontsize=8)
+    fig.suptitle(f"Misclassified test digits ({len(shown)} of {len(errors)} shown)")
+    fig.tight_layout(h_pad=1.2)
+    return fig
 
 
 # ---------------------------------------------------------------- random search

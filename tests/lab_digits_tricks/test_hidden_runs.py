@@ -47,7 +47,7 @@ def test_grader_built_run_equals_train_config(reference, hidden_run, config):
     assert set(state) == set(trained.state)
     for key, value in state.items():
         assert torch.equal(value, trained.state[key]), key
-    assert trained.history == history
+    assert trained.history == {key: history[key] for key in hidden_run.HISTORY_KEYS}
     model.eval()
     with torch.no_grad():
         logits = model(torch.as_tensor(split.X_test)).double().numpy()
@@ -73,3 +73,19 @@ def test_trained_state_is_checked_before_use(hidden_run):
         hidden_run.checked_state({**good, "3.bias": torch.full((50,), float("nan"))}, config)
     with pytest.raises(AssertionError, match="one value per epoch"):
         hidden_run.checked_history({key: [0.5] for key in hidden_run.HISTORY_KEYS}, 2)
+
+
+def test_history_in_the_original_keys_or_ours_and_in_percent(hidden_run):
+    original = {"train_losses": [1.0, 0.5], "train_accuracies": [0.5, 0.9],
+                "val_losses": [1.1, 0.6], "val_accuracies": [40.0, 80.0]}
+    short = {"train_loss": [1.0, 0.5], "train_acc": [0.5, 0.9], "val_loss": [1.1, 0.6],
+             "val_acc": [0.4, 0.8]}
+    assert hidden_run.checked_history(original, 2) == short
+    assert hidden_run.checked_history(short, 2) == short
+    with pytest.raises(AssertionError, match=r"no 'val_accuracies' \(or 'val_acc'\)"):
+        hidden_run.checked_history({k: v for k, v in original.items()
+                                    if k != "val_accuracies"}, 2)
+    with pytest.raises(AssertionError, match=r"val_accuracies must be fractions in \[0, 1\]"):
+        hidden_run.checked_history({**original, "val_accuracies": [40.0, 180.0]}, 2)
+    assert hidden_run.as_fractions([0.2, 1.0]) == [0.2, 1.0]
+    assert hidden_run.as_fractions([20.0, 97.5]) == [0.2, 0.975]

@@ -96,12 +96,30 @@ def test_reference_training_and_evaluation(reference):
     config = {"optimizer": "adam", "lr": 1e-3, "dropout": 0.2, "batch_norm": True}
     model, history = reference.train_config(config, split, epochs=3, seed=1)
     _, again = reference.train_config(config, split, epochs=3, seed=1)
-    assert history == again and sorted(history) == ["train_acc", "train_loss", "val_acc",
-                                                    "val_loss"]
+    assert history == again and set(history) == {
+        "train_losses", "train_accuracies", "val_losses", "val_accuracies",
+        "train_loss", "train_acc", "val_loss", "val_acc"}
+    assert history["val_acc"] is history["val_accuracies"]  # aliases of one list
     assert history["val_acc"][-1] > 0.7
     loss, acc = reference.evaluate_model(model, split.X_val, split.y_val,
                                          torch.nn.CrossEntropyLoss())
     assert acc == history["val_acc"][-1] and math.isclose(loss, history["val_loss"][-1])
+    val_loader = reference.data_loader(split.X_val, split.y_val)  # the original's batches of 32
+    assert val_loader.batch_size == 32
+    assert reference.evaluate_model(model, val_loader) == acc
+    loader_loss, loader_acc = reference.evaluate_model(model, val_loader,
+                                                       loss_fn=torch.nn.CrossEntropyLoss())
+    assert loader_acc == acc and math.isclose(loader_loss, loss, rel_tol=1e-6)
+    test_loader = reference.data_loader(split.X_test, split.y_test)
+    test_acc, matrix = reference.evaluate_model_with_confusion_matrix(model, test_loader)
+    test_acc_again, errors = reference.evaluate_with_errors(model, test_loader)
+    assert matrix.shape == (10, 10) and matrix.sum() == 360
+    assert test_acc == test_acc_again == np.trace(matrix) / 360
+    assert len(errors) == 360 - np.trace(matrix)
+    figure = reference.plot_error_samples(errors, split.images_test, max_samples=5)
+    drawn = [ax for ax in figure.axes if ax.images]
+    assert len(drawn) == min(5, len(errors)) and drawn[0].get_title().startswith("true ")
+    figure.clf()
     probs = reference.predict_proba(model, split.X_test)
     assert probs.shape == (360, 10) and model.training
     np.testing.assert_allclose(probs.sum(axis=1), 1, rtol=1e-5)

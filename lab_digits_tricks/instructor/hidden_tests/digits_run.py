@@ -28,6 +28,9 @@ DEFAULT_CONFIG = {"optimizer": "adam", "lr": 1e-3, "momentum": 0.9, "weight_deca
 HIDDEN, IN_FEATURES, CLASSES = (100, 50), 64, 10
 INITS = {"uniform": "init_uniform", "xavier": "init_xavier", "he": "init_he"}
 HISTORY_KEYS = ("train_loss", "train_acc", "val_loss", "val_acc")
+# the original notebook's history keys -> the short names that this lab also accepts
+ORIGINAL_KEYS = {"train_losses": "train_loss", "train_accuracies": "train_acc",
+                 "val_losses": "val_loss", "val_accuracies": "val_acc"}
 BN_EPS = 1e-5  # the handout's BatchNorm1d default
 
 
@@ -91,26 +94,41 @@ def grader_logits(state: dict[str, torch.Tensor], config: dict, X: np.ndarray) -
 
 def checked_history(history, epochs: int) -> dict[str, list[float]]:
     """fit_model's history: a dict with lists of ``epochs`` finite numbers per key (accuracies
-    in [0, 1]), as floats."""
+    in [0, 1], or percentages, see :func:`as_fractions`), as floats, under the short keys.
+    The original notebook's keys (``train_losses``, ``train_accuracies``, ``val_losses``,
+    ``val_accuracies``) are read first; our short keys (``train_loss``, ...) are accepted in
+    their place."""
     if type(history) is not dict:
         raise AssertionError(f"fit_model must return a dict; got {describe(history)}")
-    missing = [k for k in HISTORY_KEYS if k not in history]
+    missing = [f"{original!r} (or {short!r})" for original, short in ORIGINAL_KEYS.items()
+               if original not in history and short not in history]
     if missing:
         raise AssertionError(f"the history has no {', '.join(missing)} (keys: "
                              f"{sorted(map(str, history))[:10]})")
     out = {}
-    for key in HISTORY_KEYS:
-        values = history[key]
+    for original, key in ORIGINAL_KEYS.items():
+        name = original if original in history else key
+        values = history[name]
         if type(values) not in (list, tuple) or len(values) != epochs:
             got = f"{len(values)} values" if type(values) in (list, tuple) else describe(values)
-            raise AssertionError(f"history[{key!r}] must be a list with one value per epoch "
+            raise AssertionError(f"history[{name!r}] must be a list with one value per epoch "
                                  f"({epochs}); got {got}")
-        out[key] = [number(v, f"history[{key!r}]") for v in values]
+        out[key] = [number(v, f"history[{name!r}]") for v in values]
     for key in ("train_acc", "val_acc"):
+        out[key] = as_fractions(out[key])
         if not all(0 <= v <= 1 for v in out[key]):
-            raise AssertionError(f"history[{key!r}] must hold fractions in [0, 1]; got "
+            raise AssertionError(f"the history's {key.replace('acc', 'accuracies')} must be "
+                                 f"fractions in [0, 1] (divide a percentage by 100); got "
                                  f"{out[key][:3]}")
     return out
+
+
+def as_fractions(values: list[float]) -> list[float]:
+    """Accuracies as fractions: a list whose largest value lies in (1, 100] is read as
+    percentages (as some notebooks record them) and divided by 100; others are kept."""
+    if values and 1 < max(values) <= 100 and min(values) >= 0:
+        return [v / 100 for v in values]
+    return values
 
 
 @dataclass

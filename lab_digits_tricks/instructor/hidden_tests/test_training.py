@@ -18,7 +18,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from digits_run import checked_history, train_with_student_blocks
+from digits_run import (
+    DEFAULT_CONFIG,
+    as_fractions,
+    checked_history,
+    checked_state,
+    grader_logits,
+    train_with_student_blocks,
+)
 from sklearn.metrics import confusion_matrix as sk_confusion_matrix
 
 from grading.received import describe, number, returned
@@ -52,13 +59,13 @@ def untrained(submission, fixed, digits):
     return model, X, y, logits
 
 
-@pytest.mark.points(4)
+@pytest.mark.points(2)
 @pytest.mark.time_limit(30)
 @pytest.mark.hint("Switch to model.eval() and torch.no_grad() (dropout off), apply softmax "
                   "over classes, and put the model back in the mode it was in.")
-def test_predict_proba_and_evaluate_model(submission, fixed, untrained):
-    """predict_proba and evaluate_model use eval mode and agree with the network"""
-    model, X, y, logits = untrained
+def test_predict_proba(submission, untrained):
+    """predict_proba uses eval mode and is the softmax of the network's output"""
+    model, X, _, logits = untrained
     model.train()
     probs = _as_array(submission.predict_proba(model, X), "predict_proba", (N_ROWS, 10))
     expected = torch.softmax(logits, dim=1).numpy()
@@ -70,21 +77,46 @@ def test_predict_proba_and_evaluate_model(submission, fixed, untrained):
     assert off == 0, (f"predict_proba is not the softmax of the network's output in eval mode "
                       f"({off} of {probs.size} probabilities differ)")
     assert model.training, "predict_proba left the model in eval mode; restore training mode"
-    loss_fn = fixed("torch").nn.CrossEntropyLoss()
-    result = submission.evaluate_model(model, X, y, loss_fn)
-    assert type(result) in (tuple, list) and len(result) == 2, (
-        f"evaluate_model must return (loss, accuracy); got {describe(result)}")
-    loss, accuracy = (number(v, f"evaluate_model's {what}")
-                      for v, what in zip(result, ("loss", "accuracy"), strict=True))
-    expected_loss = float(torch.nn.functional.cross_entropy(logits, torch.as_tensor(y)))
-    expected_accuracy = float((logits.argmax(dim=1).numpy() == y).mean())
-    assert abs(loss - expected_loss) < 1e-4, (
-        f"evaluate_model's loss is {loss:.6f}, not the mean cross-entropy of the network in "
-        f"eval mode (dropout off)")
-    assert abs(accuracy - expected_accuracy) < 1e-6, (
-        f"evaluate_model's accuracy is {accuracy:.4f}, not the fraction of correct argmax "
-        f"predictions in eval mode (a fraction in [0, 1])")
-    assert model.training, "evaluate_model left the model in eval mode; restore training mode"
+
+
+def _accuracy(result, what):
+    """The accuracy in ``evaluate_model``'s result: a number (a fraction, or a percentage as
+    some notebooks print it) or a (loss, accuracy) pair; as a fraction, with its form."""
+    if type(result) in (tuple, list) and len(result) == 2:
+        return number(result[1], f"{what}'s accuracy"), "(loss, accuracy)"
+    if type(result) in (tuple, list):
+        raise AssertionError(f"{what} must return the accuracy (or (loss, accuracy)); got "
+                             f"{describe(result)}")
+    value = number(result, what)
+    return (value / 100, "a percentage") if 1 < value <= 100 else (value, "a fraction")
+
+
+@pytest.mark.points(2)
+@pytest.mark.time_limit(30)
+@pytest.mark.hint("The original notebook's call evaluate_model(model, test_loader): model.eval() "
+                  "and torch.no_grad(), count correct argmax predictions over every batch of the "
+                  "DataLoader, divide by the number of samples.")
+def test_evaluate_model_on_a_data_loader(submission, fixed, untrained):
+    """evaluate_model(model, test_loader) gives the accuracy over a DataLoader in eval mode"""
+    model, X, y, logits = untrained
+    model.train()
+    utils = fixed("torch.utils.data")
+    dataset = utils.TensorDataset(torch.as_tensor(X), torch.as_tensor(y))
+    loader = utils.DataLoader(dataset, batch_size=32, shuffle=False)  # the original's batches
+    expected = float((logits.argmax(dim=1).numpy() == y).mean())
+    results = [_accuracy(submission.evaluate_model(model, loader),
+                         "evaluate_model(model, test_loader)") for _ in range(2)]
+    (accuracy, form), (again, _) = results
+    assert accuracy == again, (
+        "two evaluate_model calls on the same model gave different accuracies: dropout is "
+        "still active (use model.eval())")
+    assert 0 <= accuracy <= 1, f"the accuracy must be a fraction in [0, 1]; got {accuracy!r}"
+    assert abs(accuracy - expected) < 1e-6, (
+        f"evaluate_model(model, test_loader) returned {accuracy:.4f} (read as {form}), not the "
+        f"fraction of correct argmax predictions over all {len(y)} samples of the DataLoader "
+        f"({len(y) % 32} in its last batch) in eval mode")
+    # (leaving the model in eval mode is not graded here: the original's fit_model calls
+    # model.train() at the start of every epoch)
 
 
 @pytest.mark.points(3)
@@ -195,14 +227,17 @@ def _reads(split, what) -> tuple[set[str], list[str]]:
 @pytest.mark.hint("Each epoch: model.train(), shuffle, loop over mini-batches (zero_grad, "
                   "forward, loss, backward, step), then evaluate_model on the validation "
                   "split; read only split.X_train, y_train, X_val, y_val.")
-def test_fit_model_history(submission, fixed, recording_split):
+def test_fit_model_history(submission, fixed, digits, recording_split):
     """fit_model trains, returns the per-epoch history and never reads the test split"""
     split = recording_split(with_test=True)
-    torch_remote = fixed("torch")
+    torch_remote, nn_remote = fixed("torch"), fixed("torch.nn")
     torch_remote.manual_seed(0)
-    model = submission.MLP()  # torch's own init and Adam: this test depends on fit_model only
+    # torch's own layers, init and Adam: this test depends on fit_model only
+    model = nn_remote.Sequential(nn_remote.Linear(64, 100), nn_remote.ReLU(),
+                                 nn_remote.Linear(100, 50), nn_remote.ReLU(),
+                                 nn_remote.Linear(50, 10))
     optimizer = torch_remote.optim.Adam(model.parameters(), lr=1e-3)
-    loss_fn = torch_remote.nn.CrossEntropyLoss()
+    loss_fn = nn_remote.CrossEntropyLoss()
     history = _check_history(submission.fit_model(model, loss_fn, optimizer, 8, split,
                                                   batch_size=64, seed=0), 8)
     read, reads = _reads(split, "fit_model")
@@ -215,13 +250,17 @@ def test_fit_model_history(submission, fixed, recording_split):
         f"got {history['val_acc'][-1]:.3f}")
     assert history["train_loss"][-1] < history["train_loss"][0], "the training loss did not " \
                                                                  "decrease"
-    result = submission.evaluate_model(model, split.X_val, split.y_val, loss_fn)
-    assert type(result) in (tuple, list) and len(result) == 2, (
-        f"evaluate_model must return (loss, accuracy); got {describe(result)}")
-    accuracy = number(result[1], "evaluate_model's accuracy")
+    trained = checked_state(model.state_dict(), {**DEFAULT_CONFIG})
+    logits = torch.as_tensor(grader_logits(trained, DEFAULT_CONFIG, digits.X_val))
+    accuracy = float((logits.argmax(dim=1).numpy() == digits.y_val).mean())
+    loss = float(torch.nn.functional.cross_entropy(logits, torch.as_tensor(digits.y_val)))
     assert abs(accuracy - history["val_acc"][-1]) < 1e-6, (
-        f"history['val_acc'][-1] = {history['val_acc'][-1]:.4f} but evaluate_model on the "
-        f"validation split after training gives {accuracy:.4f}")
+        f"the history's last val_accuracies is {history['val_acc'][-1]:.4f}, not the accuracy "
+        f"of the trained network on the validation split in eval mode")
+    # 10%: a mean of batch means (the original's val_loss / len(val_loader)) is accepted
+    assert abs(loss - history["val_loss"][-1]) < 0.1 * loss, (
+        f"the history's last val_losses is {history['val_loss'][-1]:.4f}, not the mean "
+        f"cross-entropy of the trained network on the validation split in eval mode")
 
 
 @pytest.mark.points(2)
@@ -366,10 +405,12 @@ def _search_result(result):
         assert type(trial) is dict and type(trial.get("config")) is dict, (
             f"each trial must be a dict with a 'config' dict and its 'val_acc'; got "
             f"{describe(trial)}")
-        val_acc = number(trial.get("val_acc"), "a trial's val_acc")
-        assert 0 <= val_acc <= 1, f"val_acc must be a fraction; got {val_acc!r}"
         checked.append({"config": _config(trial["config"], "a trial's config"),
-                        "val_acc": val_acc})
+                        "val_acc": number(trial.get("val_acc"), "a trial's val_acc")})
+    for trial, val_acc in zip(checked, as_fractions([t["val_acc"] for t in checked]),
+                              strict=True):
+        assert 0 <= val_acc <= 1, f"val_acc must be a fraction; got {trial['val_acc']!r}"
+        trial["val_acc"] = val_acc
     return best, checked
 
 
