@@ -14,8 +14,8 @@ from PIL import Image
 
 from common.threads import thread_env
 
-FIGURES = ("optimizers", "inits", "tricks", "best", "search", "confusion_matrix",
-           "misclassified")
+FIGURES = ("optimizers", "inits", "tricks", "best", "search", "activations", "optimizer_paths",
+           "confusion_matrix", "misclassified")
 
 
 def run_script(folder: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -30,13 +30,24 @@ def run_script(folder: Path, *args: str, check: bool = True) -> subprocess.Compl
 @pytest.mark.slow
 def test_train_then_visualize(lab_copy, tmp_path):
     results = tmp_path / "results"
-    out = run_script(lab_copy, "train.py", "--epochs", "3", "--search_trials", "2",
-                     "--search_epochs", "1", "--results_path", str(results))
-    assert "best configuration" in out.stdout
+    out = run_script(lab_copy, "train.py", "--epochs", "3", "--search_rounds", "2",
+                     "--search_trials", "2", "--search_epochs", "1", "--results_path",
+                     str(results))
+    assert "chosen on validation" in out.stdout and "Total params: 12,360" in out.stdout
+    assert out.stdout.count("test accuracy") == 1  # the test split is looked at once
     (folder,) = results.iterdir()
     summary = json.loads((folder / "summary.json").read_text())
     assert set(summary["finals"]) == {"optimizers", "inits", "tricks"}
-    assert len(summary["search"]) == 2 and 0 <= summary["best_test_acc"] <= 1
+    assert all(set(final) == {"val_acc", "val_loss", "config"}
+               for runs in summary["finals"].values() for final in runs.values())
+    assert [t["round"] for t in summary["search"]] == [1, 1, 2, 2]
+    assert 0 <= summary["best_test_acc"] <= 1
+    final = summary["best_config"]
+    assert {k: final[k] for k in ("optimizer", "batch_norm", "dropout")} == {
+        "optimizer": "adam", "batch_norm": True, "dropout": 0.2}
+    experiments = json.loads((folder / "experiments.json").read_text())
+    assert set(experiments) == {"activations", "optimizer_paths"}
+    assert "Total params: 12,360" in (folder / "model_summary.txt").read_text()
     histories = json.loads((folder / "histories.json").read_text())
     assert len(histories["inits"]["uniform"]["val_acc"]) == 3
     config = yaml.safe_load((folder / "config.yaml").read_text())
