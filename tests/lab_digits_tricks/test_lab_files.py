@@ -76,3 +76,15 @@ def test_readme_is_the_handout():
     for needle in ("python train.py", "python visualization.py", "python grade.py",
                    "python load_resources.py", "0.965", "0.93", "1077 train / 360 validation"):
         assert needle in text
+
+
+def test_questions_file_holds_the_rubric_questions_and_is_handed_in():
+    rubric = json.loads((LAB / "instructor" / "rubric.json").read_text())
+    text = " ".join((LAB / "QUESTIONS.md").read_text().split())
+    for key, question in rubric["manual"].items():
+        heading = f"`{key}` ({question['points']} points)"
+        assert heading in text and " ".join(question["prompt"].split()) in text, key
+    assert text.count("**Your answer:**") == len(rubric["manual"])
+    readme = (LAB / "README.md").read_text()
+    hand_in = readme[readme.index("## Hand in"):]
+    assert "`submission.py`" in hand_in and "`QUESTIONS.md`" in hand_in
