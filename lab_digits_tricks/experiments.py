@@ -121,13 +121,13 @@ def _summary_rows(model: nn.Module, x: torch.Tensor) -> tuple[list[tuple[str, tu
                          sum(p.numel() for p in module.parameters(recurse=False))))
 
         hooks.append(module.register_forward_hook(hook))
-    was_training = model.training
+    training_before = model.training
     model.eval()
     try:
         with torch.no_grad():
             output = model(x)
     finally:
-        model.train(was_training)
+        model.train(training_before)
         for handle in hooks:
             handle.remove()
     return rows, tuple(output.shape)
