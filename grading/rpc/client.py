@@ -276,6 +276,13 @@ class WorkerClient:
         return self.request("load", files=files, module=module, what=f"importing {module}.py",
                             timeout=self.limits.import_timeout_s)
 
+    def keep(self, value: Any) -> RemoteObject:
+        """Send ``value`` (plain data: arrays, numbers, containers) to the sandbox once. The
+        RemoteObject returned stands for it as an argument of later calls, each of which gets
+        its own copy there: a large input used by many calls crosses the wire once, and a call
+        that changes its argument in place changes nothing for the next."""
+        return self.request("keep", value=value, what="sending an input to the sandbox")
+
     def import_module(self, name: str) -> RemoteObject:
         """Import one of the lab's fixed modules (or a library) in the sandbox."""
         return self.request("import", name=name, what=f"importing {name}")

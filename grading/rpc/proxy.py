@@ -82,3 +82,12 @@ class RemoteObject:
 
     def __bool__(self) -> bool:
         return True
+
+
+def kept_beside(obj: Any, value: Any) -> Any:
+    """``value`` kept in the sandbox of ``obj`` when ``obj`` is a RemoteObject (see
+    :meth:`WorkerClient.keep`: it crosses the wire once, and each call gets its own copy);
+    ``value`` itself beside a local ``obj`` (a module under test in the grader's own tests)."""
+    if isinstance(obj, RemoteObject):
+        return obj._rpc_client.keep(value)
+    return value

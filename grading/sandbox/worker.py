@@ -9,6 +9,7 @@ says it is ready, and then serves requests until the pipe closes:
     {"id": n, "op": "getattr", "target": Handle, "name": "means"}       -> value or Handle
     {"id": n, "op": "setattr", "target": Handle, "name": "pi", "value": v}
     {"id": n, "op": "call", "target": Handle, "args": [...], "kwargs": {...}}
+    {"id": n, "op": "keep", "value": v}                                 -> Handle of a Kept value
     {"id": n, "op": "release", "ids": [...]}
 
 Each response is ``{"id": n, "ok": bool, "value"|"error": ..., "stdout": str, "stderr": str}``;
@@ -19,6 +20,7 @@ Values cross as plain data (``grading.rpc.wire``); every other object stays here
 
 from __future__ import annotations
 
+import copy
 import importlib
 import importlib.util
 import io
@@ -101,6 +103,16 @@ class CappedText(io.TextIOBase):
         return "" if self.fd is not None else "".join(self.parts) + self._note()
 
 
+class Kept:
+    """A value the grader sent once (op "keep") to pass to many calls: each call gets its own
+    copy, so what one call changes in place never reaches the next."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value):
+        self.value = value
+
+
 class Worker:
     """The handle table and the request handlers."""
 
@@ -138,9 +150,11 @@ class Worker:
         return self.objects[handle.id]
 
     def resolve(self, value):
-        """Replace every Handle inside ``value`` (nested lists, tuples, dicts) by its object."""
+        """Replace every Handle inside ``value`` (nested lists, tuples, dicts) by its object;
+        a :class:`Kept` value by a fresh copy of it."""
         if isinstance(value, Handle):
-            return self.from_handle(value)
+            obj = self.from_handle(value)
+            return copy.deepcopy(obj.value) if type(obj) is Kept else obj
         if isinstance(value, list | tuple):
             return type(value)(self.resolve(v) for v in value)
         if isinstance(value, dict):
@@ -190,6 +204,9 @@ class Worker:
 
     def op_call(self, target, args=(), kwargs=None) -> object:
         return target(*args, **(kwargs or {}))
+
+    def op_keep(self, value) -> Kept:
+        return Kept(value)
 
     def handle(self, request: dict) -> dict:
         """Run one request with stdout/stderr captured; never raises."""

@@ -55,9 +55,9 @@ def test_the_reference_passes_every_check(pipeline, X):
     assert 3 < fitted.n_iter < MAX_ITER
 
 
-def test_full_checks_at_zero_the_powers_of_two_and_the_last(pipeline):
+def test_full_checks_at_the_first_iterations_and_the_last(pipeline):
     full = [i for i in range(20) if pipeline.checked_in_full(i, last=False)]
-    assert full == [0, 1, 2, 4, 8, 16]
+    assert full == [0, 1, 2]
     assert pipeline.checked_in_full(13, last=True)
 
 
@@ -79,7 +79,7 @@ def _sharpen(gamma):  # hard assignments on 5% of the rows
 
 @pytest.mark.parametrize("step, change", [("m", _shift_one_cov_entry), ("m", _swap_means),
                                           ("e", _sharpen)])
-@pytest.mark.parametrize("iteration", [3, 4])  # a spot-checked iteration, a fully checked one
+@pytest.mark.parametrize("iteration", [2, 4])  # a fully checked iteration, a spot-checked one
 def test_a_step_that_departs_from_em_is_caught(pipeline, X, step, change, iteration):
     with pytest.raises(AssertionError, match=f"at EM iteration {iteration},"):
         fit(pipeline, X, submission_whose(step, iteration, change))

@@ -15,7 +15,7 @@ tolerance far above rounding), so a step that fits the data some other way (e.g.
 scikit-learn) cannot carry the clustering.
 
 Recomputing every step in full would double the cost of grading EM. So the check is in full (every
-row, every entry) at the iterations of :func:`checked_in_full` (0, 1, 2, 4, 8, ... and the last),
+row, every entry) at the iterations of :func:`checked_in_full` (0, 1, 2 and the last),
 which a submission that is wrong throughout fails at once, the same way on every run; at the other
 iterations it is a spot check with randomness the sandbox cannot predict (the operating system's):
 the responsibilities of :data:`SPOT_ROWS` random rows, and the M-step's weights and means in full
@@ -32,6 +32,8 @@ import numpy as np
 from gmm_reference import REG_COVAR, given, log_responsibilities, m_step
 from received import received_array, received_gmm
 from sklearn.cluster import KMeans
+
+from grading.rpc.proxy import kept_beside
 
 TOL = 1e-3  # GMM.fit's default: stop when the mean log-likelihood moves less than this
 STEP_TOL = 1e-4  # a step's largest deviation from the grader's step (relative for parameters)
@@ -73,8 +75,8 @@ def fit_pca(submission, X: np.ndarray, dim: int) -> tuple[np.ndarray, np.ndarray
 
 def checked_in_full(iteration: int, last: bool) -> bool:
     """True at the iterations whose step is recomputed in full: 0 (the M-step on the KMeans
-    labels), the powers of two and the last."""
-    return last or (iteration & (iteration - 1)) == 0
+    labels), 1, 2 and the last."""
+    return last or iteration <= 2
 
 
 def _worst(got: np.ndarray, want: np.ndarray, relative: bool) -> float:
@@ -177,24 +179,25 @@ def fit_models(submission, X: np.ndarray, embedding_dim: int, n_components: int,
     Z = fitted.embed(np.asarray(X, dtype=np.float64))
     gmm = submission.GMM(n_components=k, data_dim=d)
     e_step, m_step = gmm._e_step, gmm._m_step
+    Z_sent = kept_beside(gmm, Z)  # sent once; each call gets its own copy
     # train.fit_models seeds numpy's global generator, which GMM.fit's KMeans then draws from
     # (PCA.fit draws nothing): a fresh RandomState(seed) is that generator.
     labels = KMeans(n_clusters=k, n_init=1, random_state=np.random.RandomState(seed)).fit(Z).labels_
     check = StepChecker(Z, rng)
     gamma = np.eye(k)[labels]
-    m_step(Z, gamma)
+    m_step(Z_sent, gamma)
     theta = _read_gmm(gmm, k, d, "after your _m_step on the KMeans labels")
     check.m_step(theta, gamma, 0, full=True)
     lower_bound = -np.inf
     for iteration in range(1, max_iter + 1):
         previous = lower_bound
-        gamma = received_array(f"_e_step(X) at EM iteration {iteration}", e_step(Z),
+        gamma = received_array(f"_e_step(X) at EM iteration {iteration}", e_step(Z_sent),
                                (Z.shape[0], k))
         lower_bound = _mean_log_likelihood(Z, gamma, theta)
         last = iteration == max_iter or abs(lower_bound - previous) < TOL
         full = checked_in_full(iteration, last)
         check.e_step(gamma, theta, iteration, full)
-        m_step(Z, gamma)
+        m_step(Z_sent, gamma)
         theta = _read_gmm(gmm, k, d, f"after your _m_step at EM iteration {iteration}")
         check.m_step(theta, gamma, iteration, full)
         fitted.n_iter = iteration

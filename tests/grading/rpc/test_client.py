@@ -23,7 +23,7 @@ from grading.rpc.errors import (
     StudentError,
     WorkerDied,
 )
-from grading.rpc.proxy import RemoteObject
+from grading.rpc.proxy import RemoteObject, kept_beside
 from grading.rpc.wire import WireError
 from grading.sandbox.launcher import DRAIN_NOTE_ROOM, SandboxSpec, bwrap_works
 from grading.sandbox.limits import SandboxLimits
@@ -102,6 +102,11 @@ def talk_then_spin(text):
 def fd_write(data, fd=1):
     os.write(fd, data)
     return len(data)
+
+
+def add_one_in_place(x):
+    x += 1
+    return x
 
 
 def hijack_stdout():
@@ -241,6 +246,24 @@ def test_values_round_trip(shared):
     assert type(back) is np.ndarray and back.dtype == np.float32 and back.shape == (3, 4)
     np.testing.assert_array_equal(back, array)
     assert module.identity(np.float64(2.5)) == 2.5
+
+
+def test_a_kept_value_crosses_once_and_each_call_gets_its_own_copy(shared):
+    client, module = shared
+    kept = client.keep(np.zeros(3))
+    assert isinstance(kept, RemoteObject)
+    assert module.add_one_in_place(kept).tolist() == [1.0, 1.0, 1.0]
+    assert module.add_one_in_place(kept).tolist() == [1.0, 1.0, 1.0]  # not 2: a fresh copy
+    assert module.same(kept, kept) is False
+    with pytest.raises(WireError, match="cannot be sent"):
+        client.keep(object())
+
+
+def test_kept_beside_a_local_object_is_the_value_itself(shared):
+    _, module = shared
+    value = np.ones(2)
+    assert kept_beside(np, value) is value
+    assert isinstance(kept_beside(module, value), RemoteObject)
 
 
 def test_objects_stay_in_the_sandbox_behind_remote_objects(shared):
