@@ -224,6 +224,10 @@ def _reads(split, what) -> tuple[set[str], list[str]]:
 
 @pytest.mark.points(4)
 @pytest.mark.time_limit(60)
+@pytest.mark.slow_hint("fit_model should loop over mini-batches of the given batch_size (one "
+                       "forward, backward and step per batch) and evaluate the validation split "
+                       "once per epoch; a loop over single samples, or evaluating after every "
+                       "batch, is what usually makes it slow.")
 @pytest.mark.hint("Each epoch: model.train(), shuffle, loop over mini-batches (zero_grad, "
                   "forward, loss, backward, step), then evaluate_model on the validation "
                   "split; read only split.X_train, y_train, X_val, y_val.")
@@ -347,6 +351,10 @@ def test_sample_config(submission, fixed):
 
 @pytest.mark.points(4)
 @pytest.mark.time_limit(60)
+@pytest.mark.slow_hint("fit_model should loop over mini-batches of the given batch_size (one "
+                       "forward, backward and step per batch) and evaluate the validation split "
+                       "once per epoch; a loop over single samples, or evaluating after every "
+                       "batch, is what usually makes it slow.")
 @pytest.mark.hint("Score each trial with the validation accuracy that fit_model records; "
                   "never read split.X_test or split.y_test while searching.")
 def test_random_search_never_reads_the_test_split(submission, recording_split):
@@ -361,6 +369,10 @@ def test_random_search_never_reads_the_test_split(submission, recording_split):
 
 @pytest.mark.points(2)
 @pytest.mark.time_limit(60)
+@pytest.mark.slow_hint("fit_model should loop over mini-batches of the given batch_size (one "
+                       "forward, backward and step per batch) and evaluate the validation split "
+                       "once per epoch; a loop over single samples, or evaluating after every "
+                       "batch, is what usually makes it slow.")
 @pytest.mark.hint("Return (best_config, trials): one trial dict per draw with its config and "
                   "val_acc; the best is the one with the highest val_acc; draw with "
                   "np.random.default_rng(seed).")
@@ -436,6 +448,10 @@ def trained_test_accuracy(submission, fixed, digits, config, epochs=EPOCHS, seed
 
 @pytest.mark.points(8)
 @pytest.mark.time_limit(150)
+@pytest.mark.slow_hint("These runs train 100 epochs through your blocks: a Python loop over "
+                       "samples (instead of whole mini-batches) in BatchNorm1d, Dropout or the "
+                       "optimiser's step, or recomputing over the whole training set every "
+                       "batch, is what usually makes them slow.")
 @pytest.mark.hint("This trains Adam (lr 1e-3) + He init + BatchNorm for 100 epochs with your "
                   "train_config / fit_model; check fit_model's loop and BatchNorm1d's eval mode.")
 def test_best_configuration_accuracy(submission, fixed, digits, credit, rubric):
@@ -446,6 +462,10 @@ def test_best_configuration_accuracy(submission, fixed, digits, credit, rubric):
 
 @pytest.mark.points(2)
 @pytest.mark.time_limit(120)
+@pytest.mark.slow_hint("These runs train 100 epochs through your blocks: a Python loop over "
+                       "samples (instead of whole mini-batches) in BatchNorm1d, Dropout or the "
+                       "optimiser's step, or recomputing over the whole training set every "
+                       "batch, is what usually makes them slow.")
 @pytest.mark.hint("Every optimiser should reach about 0.93 test accuracy in 100 epochs with "
                   "He init; a lower value points at the optimiser's step or at fit_model.")
 @pytest.mark.parametrize("name", list(OPTIMIZER_CONFIGS))
