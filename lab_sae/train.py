@@ -1,10 +1,10 @@
 """Train an ensemble of top-k sparse autoencoders on the MNIST sample with your submission.py.
 
-    python train.py                              # 3 SAEs, 256 latents, k = 50 (under 3 min)
+    python train.py                              # 3 SAEs, 256 latents, k = 50, 1 thread
     python train.py --n_saes 5 --epochs 10       # other sizes and budgets
     python train.py --analyze_loss               # explain the initial loss, then stop
     python train.py --device cuda                # mixed precision (autocast + loss scaling)
-    python train.py --log_to tensorboard         # or wandb (offline); needs the package
+    python train.py --log_to tensorboard         # or wandb (offline), or jsonl
 
 Writes ``results/{datetime}/``: ``config.json`` (the settings), ``metrics.json`` (per epoch:
 loss, MSE, normalised MSE, fraction of variance explained, Pearson, L0, dead fraction, for the
