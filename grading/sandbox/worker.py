@@ -28,6 +28,7 @@ import json
 import os
 import signal
 import sys
+import sysconfig
 import traceback
 import types
 from pathlib import Path
@@ -264,6 +265,24 @@ def _text(make) -> str:
     except Exception:  # noqa: BLE001 - a name computed by the student's code
         return "an object"
 
+# Folders whose frames keep only a short name in tracebacks: the student sees
+# "<site-packages>/torch/nn/modules/module.py", not where the grader's machine installed it.
+SHORT_FOLDERS = tuple(sorted({
+    (os.path.join(sysconfig.get_paths()[key], ""), name)
+    for key, name in (("purelib", "<site-packages>/"), ("platlib", "<site-packages>/"),
+                      ("stdlib", "<python>/"), ("platstdlib", "<python>/"))
+} | {(os.path.join(str(Path(__file__).resolve().parents[2]), ""), "")},
+    key=lambda pair: -len(pair[0])))
+
+
+def _short_path(filename: str) -> str:
+    """``filename`` with the folder of an installed library, of Python or of the labs cut to a
+    short name (the grader's own paths are not the student's business)."""
+    for folder, name in SHORT_FOLDERS:
+        if filename.startswith(folder):
+            return name + filename[len(folder):]
+    return filename
+
 
 def _error_dict(exc: BaseException) -> dict:
     """What the grader learns of an exception: its type, message and traceback without our
@@ -273,6 +292,8 @@ def _error_dict(exc: BaseException) -> dict:
         frames = [f for f in traceback.extract_tb(exc.__traceback__)
                   if not os.path.abspath(f.filename).startswith(WORKER_FILES)
                   and not f.filename.startswith("<frozen ")]  # the import machinery's
+        for frame in frames:
+            frame.filename = _short_path(frame.filename)
         text = "".join(traceback.format_list(frames))
         text += "".join(traceback.format_exception_only(type(exc), exc))
         # "submission.py", as the student knows it, not "/scratch/submission.py"

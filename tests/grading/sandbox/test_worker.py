@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -167,6 +168,24 @@ def test_error_dict_hides_the_workers_own_frames(worker):
     assert "in op_call" not in error["traceback"]
     assert error["traceback"].count("File ") == 1
     assert error["traceback"].endswith("ValueError: bad input\n")
+
+
+def test_error_dict_names_libraries_and_python_without_the_graders_paths():
+    import json as stdlib_json
+
+    import numpy as np
+
+    texts = []
+    for raises in (lambda: np.linalg.cholesky(-np.eye(2)), lambda: stdlib_json.loads("{")):
+        try:
+            raises()
+        except Exception as exc:  # noqa: BLE001 - any error a library raises
+            texts.append(text := _error_dict(exc)["traceback"])
+        assert sys.prefix not in text and sys.base_prefix not in text, text
+        assert str(Path(__file__).resolve().parents[3]) not in text, text
+    assert 'File "<site-packages>/numpy/linalg/' in texts[0]
+    assert 'File "<python>/json/' in text
+    assert 'File "tests/grading/sandbox/test_worker.py"' in text
 
 
 def test_error_dict_survives_a_message_that_cannot_be_shown():
