@@ -12,7 +12,8 @@ uniform weights on the 3,000-image pool. Goal: <= 5 min on 2 CPU cores.
 Acceptance (seeds 0..4; ``--quick``: seed 0): held-out loss on the test 6s and 7s with learned
 weights vs uniform weights (goal: at least 10% lower), the share of 6s and 7s among the top-100
 weights (goal: at least 3x the 20% base rate), and the digits of the highest-weighted other
-images (the seed expects look-alikes such as 8, 0, 1, 9).
+images (with the pool holding the targets: 3s, 9s, 1s and 0s; the original assignment's 8s show
+only when the targets are left out of the pool, ``train.py --no-pool_targets``; see the lab README).
 """
 
 from __future__ import annotations
