@@ -52,6 +52,9 @@ def test_hvp_matches_dense_hessian(submission, toy, fixed, lab_fixed, name):
 
 @pytest.mark.points(4)
 @pytest.mark.time_limit(60)
+@pytest.mark.slow_hint("Building the Hessian (or its columns one by one) is what makes a "
+                       "Hessian-vector product slow: with 100,000 weights it has 10^10 entries. "
+                       "Two torch.autograd.grad calls give H v in about two backward passes.")
 @pytest.mark.hint("Never build the Hessian: with 100,000 weights it has 10^10 entries. Two "
                   "torch.autograd.grad calls give H v in about the time of two backward "
                   "passes. Pass retain_graph=True: the same graph may be handed to you twice.")

@@ -57,6 +57,10 @@ def _cross_entropy(logits: np.ndarray, labels: np.ndarray) -> float:
 
 @pytest.mark.points(15)
 @pytest.mark.time_limit(240)
+@pytest.mark.slow_hint("Each hyper-step calls your Hessian-vector product K times: a product "
+                       "that builds the Hessian, recomputes the loss from scratch for each term "
+                       "or loops over samples makes the 10-epoch run slow. train.py prints a "
+                       "hyper-step's cost in SGD steps (about 10x at K = 5).")
 @pytest.mark.hint("A correct hypergradient raises the weights of the 6s and 7s and lowers their "
                   "held-out loss by about 40% against uniform weights. Check the sign of your "
                   "hypergradient and the alpha scaling of your Neumann series first.")
@@ -80,6 +84,10 @@ def test_learned_weights_lower_the_held_out_loss(submission, fixed, lab_fixed, r
 
 @pytest.mark.points(10)
 @pytest.mark.time_limit(240)
+@pytest.mark.slow_hint("Each hyper-step calls your Hessian-vector product K times: a product "
+                       "that builds the Hessian, recomputes the loss from scratch for each term "
+                       "or loops over samples makes the 10-epoch run slow. train.py prints a "
+                       "hyper-step's cost in SGD steps (about 10x at K = 5).")
 @pytest.mark.hint("The highest weights should go to the target digits (and their look-alikes). "
                   "If they go elsewhere, your hypergradient points the wrong way.")
 def test_top_weights_hold_the_target_digits(submission, fixed, lab_fixed, rubric, credit):
