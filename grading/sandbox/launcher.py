@@ -370,10 +370,7 @@ class DeadlineReader:
 
     def readinto(self, buffer) -> int:
         self._wait()
-        view = memoryview(buffer).cast("B")
-        data = os.read(self.fd, len(view))
-        view[: len(data)] = data
-        return len(data)
+        return os.readv(self.fd, [memoryview(buffer).cast("B")])  # straight into the buffer
 
     def read(self, n: int = -1) -> bytes:
         self._wait()
