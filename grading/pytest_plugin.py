@@ -285,10 +285,12 @@ class Credit:
 
     ``credit.partial("accuracy", 0.71, rubric)`` awards the fraction of the test's points that
     the rubric's floor/target give for the metric; ``credit.explain(expected=..., received=...,
-    hint=...)`` says what the student should read when the test loses points.
+    hint=...)`` says what the student should read when the test loses points;
+    ``credit.pending(note)`` hands the test's points to a TA (see :meth:`pending`).
     """
 
     def __init__(self) -> None:
+        self.pending_note: str | None = None
         self.fraction: float | None = None
         self.expected: str | None = None
         self.received: str | None = None
@@ -304,6 +306,15 @@ class Credit:
                          f"(no credit at {threshold.floor:g})")
         self.received = f"{name} = {metric:.4g}" if math.isfinite(metric) else f"{name} = {metric}"
         return self.fraction
+
+    def pending(self, note: str) -> None:
+        """Leave this test's points to be graded by hand (a pending row, as the rubric's written
+        questions): for an answer the submission gives in a form the grader cannot read, such
+        as one written in a report instead of a file. ``note`` says why and what the TA checks;
+        the student sees it too, so it never holds an expected value. The test then returns."""
+        if not isinstance(note, str) or not note.strip():
+            raise ValueError(f"credit.pending takes a non-empty note; received {note!r}")
+        self.pending_note = note
 
     def explain(self, expected: str | None = None, received: str | None = None,
                 hint: str | None = None) -> None:
@@ -460,6 +471,13 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     elif output and item.config.getoption("capture", "fd") == "no":
         print(f"\n[output of your code]\n{output}", flush=True)
     name = _unique_name(_test_name(item), item, {t.name for t in run.results})
+    if report.passed and credit is not None and credit.pending_note is not None:
+        run.results.append(TestResult(
+            name=f"{name} (graded by hand)", max_score=points, status="pending", kind="manual",
+            visibility=_marker_arg(item, "visibility", "visible"),
+            output="\n".join(part for part in (credit.pending_note, output) if part),
+            duration_s=time.monotonic() - item.stash.get(START_KEY, time.monotonic())))
+        return report
     run.results.append(TestResult(
         name=name,
         max_score=points,

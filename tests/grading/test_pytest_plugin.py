@@ -137,6 +137,12 @@ def test_dup_c(submission):
 
 def test_no_points(submission):
     assert True
+
+
+@pytest.mark.points(3)
+def test_left_to_a_ta(submission, credit):
+    """left to a TA"""
+    credit.pending("the answer is in the report, not in a file: the TA reads it")
 '''
 
 
@@ -163,6 +169,17 @@ def run(tmp_path_factory):
     payload = run_plugin(tmp, TESTS, reference_submission(LAB) + EXTRA, "--isolation=auto")
     payload["by_name"] = {t["name"]: t for t in payload["tests"]}
     return payload
+
+
+def test_credit_pending_hands_the_points_to_a_ta(run):
+    test = run["by_name"]["left to a TA (graded by hand)"]
+    assert (test["status"], test["kind"], test["score"], test["max_score"]) == (
+        "pending", "manual", 0, 3)
+    assert test["output"] == "the answer is in the report, not in a file: the TA reads it"
+    from grading.pytest_plugin import Credit
+
+    with pytest.raises(ValueError, match="non-empty note"):
+        Credit().pending("  ")
 
 
 def test_isolation_is_recorded(run):
@@ -226,7 +243,7 @@ def test_a_setup_failure_is_recorded(run):
 
 def test_skipped_tests_are_not_recorded(run):
     assert not any("skipped" in name for name in run["by_name"])
-    assert len(run["tests"]) == 14, [t["name"] for t in run["tests"]]
+    assert len(run["tests"]) == 15, [t["name"] for t in run["tests"]]
 
 
 def test_parametrized_and_duplicate_names(run):

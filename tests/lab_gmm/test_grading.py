@@ -104,7 +104,8 @@ def test_missing_answers_is_reported_as_missing_with_the_saved_run_checked():
     with pytest.raises(student_run.StudentRunError,
                        match=r"answers.json is missing .*next to submission.py \(README, sec"):
         student_run.read_student_run(files)
-    summary = student_run.saved_run_summary(files)
-    assert "is usable (K = 10 components in D = 50 dimensions)" in summary
+    usable, summary = student_run.saved_run_summary(files)
+    assert usable and "is usable (K = 10 components in D = 50 dimensions)" in summary
     assert not re.search(r"cluster \d", summary)
-    assert "not usable either: no saved GMM" in student_run.saved_run_summary({})
+    usable, summary = student_run.saved_run_summary({})
+    assert not usable and "not usable either: no saved GMM" in summary

@@ -156,16 +156,17 @@ def read_student_run(files: dict[str, bytes]) -> StudentRun:
     return _read_run(files, index, wanted)
 
 
-def saved_run_summary(files: dict[str, bytes]) -> str:
-    """What the submission's saved run is, in words, read and checked as :func:`read_student_run`
-    does but without answers.json (for a submission that lacks it); never raises."""
+def saved_run_summary(files: dict[str, bytes]) -> tuple[bool, str]:
+    """(whether the submission's saved run is usable, that in words), read and checked as
+    :func:`read_student_run` does but without answers.json (for a submission that lacks it);
+    never raises."""
     try:
         run = _read_run(files, -1, None)
     except StudentRunError as exc:
-        return f"Its saved run is not usable either: {exc}"
+        return False, f"Its saved run is not usable either: {exc}"
     k, d = run.means.shape
-    return (f"Its saved run {run.run!r} was read and is usable (K = {k} components in D = {d} "
-            "dimensions): with answers.json naming the cluster of the 6s it is checked.")
+    return True, (f"Its saved run {run.run!r} was read and is usable (K = {k} components in "
+                  f"D = {d} dimensions).")
 
 
 def _read_run(files: dict[str, bytes], index: int, wanted: str | None) -> StudentRun:

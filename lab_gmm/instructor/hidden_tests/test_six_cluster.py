@@ -1,6 +1,8 @@
 """Hidden test of the "6" cluster (5 points): the student's sample_index against their saved run.
 
-Read from the submission's files with trusted code (json + safetensors, never unpickled; sizes,
+Without answers.json (the original lab never asked for it: its students wrote k in their report)
+but with a usable saved run, the question is left to a TA (a pending row). Read from the
+submission's files with trusted code (json + safetensors, never unpickled; sizes,
 dtypes and shapes checked before decoding, then a valid mixture); the clusters are computed
 here, on the grader's MNIST sample, with the student's saved arrays. The feedback says how much
 of the 6s the named cluster holds, never which cluster holds the most.
@@ -44,7 +46,13 @@ def test_six_cluster(submission_files, credit):
     except StudentRunError as exc:
         received = str(exc)
         if "answers.json" not in submission_files:
-            received += " " + saved_run_summary(submission_files)
+            usable, summary = saved_run_summary(submission_files)
+            if usable:  # the original lab's students wrote k in their report
+                credit.pending(f"{received} {summary} So this question is graded by hand: the "
+                               "TA reads the cluster of the 6s that your report names and checks "
+                               "it against that run.")
+                return
+            received += " " + summary
         credit.explain(expected="answers.json with your sample_index and the results/<run>/ "
                                 "folder of a PCA run", received=received)
         raise AssertionError(received) from None

@@ -112,6 +112,8 @@ EXPECTED = {
                    "the whole original file: every code test passes (its density E-step at the "
                    "original's dimension, its 0..255 sampler); only the 6 question, whose "
                    "answers.json the original never asked for, is reported as a missing file"),
+    "whole_file_with_run": (65.0, {}, "the whole original file with its saved run but no "
+                                      "answers.json: the 6 question is left to a TA (pending)"),
     "pasted": (70.0, {}, "the original's bodies pasted into the stub, with the reference's run "
                          "and answers.json: full points"),
     "pasted_without_pi": (33.0, {"E-step: responsibilities": "differs from the expected",
@@ -128,7 +130,10 @@ def graded(tmp_path_factory):
     for name in EXPECTED:
         folder = root / "submissions" / name
         folder.mkdir(parents=True)
-        if name == "whole_file":
+        if name.startswith("whole_file"):
+            if name == "whole_file_with_run":
+                shutil.copytree(REFERENCE_RUN, folder, dirs_exist_ok=True)
+                (folder / "answers.json").unlink()
             shutil.copy(HERE / "whole_file.py", folder / "submission.py")
         else:
             shutil.copytree(REFERENCE_RUN, folder, dirs_exist_ok=True)
@@ -154,3 +159,15 @@ def test_original_api_submission_gets_the_points_its_code_deserves(graded, name)
         (test,) = [t for t in result.tests if t.name.startswith(prefix)]
         text = " ".join(str(part) for part in (test.reason, test.received, test.expected) if part)
         assert re.search(pattern, text + feedback), f"{prefix}: {pattern!r} not in {text!r}"
+
+
+@pytest.mark.slow
+def test_with_its_run_and_no_answers_file_the_6_question_goes_to_a_ta(graded):
+    """The original's students wrote k in their report: with a usable saved run and no
+    answers.json, the 6 question is a pending row that says what the TA checks, not a 0."""
+    result, feedback = graded["whole_file_with_run"]
+    (six,) = [t for t in result.tests if t.name.startswith(SIX_TEST)]
+    assert six.pending and six.kind == "manual" and six.max_score == 5
+    assert "answers.json is missing" in six.output and "graded by hand" in six.output
+    assert "is usable (K = 10" in six.output and not re.search(r"cluster \d", six.output)
+    assert "pending (graded by hand)" in feedback
