@@ -101,6 +101,10 @@ def test_e_step_keeps_inputs(submission, fixed):
 
 @pytest.mark.points(2)
 @pytest.mark.time_limit(40)
+@pytest.mark.slow_hint("A loop over the N samples (a density per sample, np.apply_along_axis) is "
+                       "what usually makes the E-step slow: compute each component's log "
+                       "density for all samples at once, from (X - mu_k) and one solve with "
+                       "Sigma_k.")
 @pytest.mark.hint("Loop over the K components at most, never over the N samples: one "
                   "vectorised expression per component (matrix products, np.sum over an axis).")
 def test_e_step_speed(submission, sandbox_cpu):

@@ -103,6 +103,9 @@ def test_m_step_keeps_inputs(submission, fixed):
 
 @pytest.mark.points(2)
 @pytest.mark.time_limit(40)
+@pytest.mark.slow_hint("A loop over the N samples (np.outer per sample) is what usually makes the "
+                       "M-step slow: Sigma_k = (gamma_k * diff).T @ diff / N_k is one matrix "
+                       "product per component.")
 @pytest.mark.hint("Loop over the K components at most: Sigma_k = (gamma_k * diff).T @ diff / N_k "
                   "is one matrix product; a loop over samples is thousands of times slower.")
 def test_m_step_speed(submission, sandbox_cpu):

@@ -44,6 +44,10 @@ def test_training_is_deterministic_under_a_seed(submission, fixed):
 
 @pytest.mark.points(20)
 @pytest.mark.time_limit(170)
+@pytest.mark.slow_hint("This run calls your top-k, loss and dead-feature functions at each of "
+                       "about 950 training steps: a Python loop over samples or latents in "
+                       "topk_activation or ensemble_loss (instead of torch.topk and whole-batch "
+                       "tensor operations) is what usually makes it slow.")
 @pytest.mark.hint("Check the top-k, loss, decoder and dead-feature tests first. A correct lab "
                   "reaches a held-out Pearson of about 0.94 in this run; PCA with 50 "
                   "components reaches 0.928.")
