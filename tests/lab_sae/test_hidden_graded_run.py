@@ -160,6 +160,34 @@ def test_a_gradient_that_is_not_the_losss_is_caught(hidden, hidden_run):
             run.fit()
 
 
+def test_probes_patched_together_to_a_gradient_of_another_loss_are_caught(hidden, hidden_run):
+    """A submission whose ensemble_loss is not the one it trains with: probes.loss_gradient and
+    step_values patched alike to the gradient of a plain MSE agree with each other, but not
+    with the submission's own loss values (a finite difference along a secret direction)."""
+    torch.set_num_threads(1)
+    X = hidden.flat_images("train")[:512]
+    with reference_lab() as lab_module:
+        probes = lab_module("probes")
+        honest = probes.step_values
+
+        def mse_gradient(x, recons, consistency_weight):
+            r = recons.detach().clone().requires_grad_(True)
+            (r - x).square().mean().backward()
+            return r.grad
+
+        def step_values(x, pre_acts, k, W_dec, b_pre, weight, counter):
+            values = honest(x, pre_acts, k, W_dec, b_pre, weight, counter)
+            recons = torch.baddbmm(b_pre.unsqueeze(1), values["latents"], W_dec)
+            return {**values, "g_recons": mse_gradient(x, recons, weight)}
+
+        probes.loss_gradient, probes.step_values = mse_gradient, step_values
+        run = hidden_run.GradedRun(lab_module("submission"), lab_module, X, 3, SMALL)
+        with pytest.raises(AssertionError, match="at training step 1, the gradient of "
+                           "ensemble_loss that the probes answered .* is not that of your "
+                           "ensemble_loss"):
+            run.fit()
+
+
 def test_step_values_answers_are_checked_before_use(hidden, hidden_run):
     torch.set_num_threads(1)
     X = hidden.flat_images("train")[:512]

@@ -50,6 +50,9 @@ TRAINER_DEFAULTS = {"consistency_weight": 0.05, "dead_window": 200, "dead_check_
                     "resample_batch": 1024}
 # One step in AUDIT_EVERY (on average, besides the first) is recomputed with separate calls.
 AUDIT_EVERY = 32
+# The audit's finite difference of ensemble_loss: the step (relative to the residual's size)
+# and the tolerance (a float32 loss of the handout's form agrees to about 0.2%).
+FD_STEP, FD_TOL = 0.1, 0.05
 
 
 def param_shapes(n_saes: int, n_latents: int) -> dict[str, tuple[int, ...]]:
@@ -123,6 +126,7 @@ class GradedRun:
         probes = fixed("probes")
         self.loss_gradient, self.topk_gradient = probes.loss_gradient, probes.topk_input_gradient
         self.step_values = probes.step_values
+        self.loss = submission.ensemble_loss
         self.read_params, self.adam_moments = probes.parameters, probes.adam_moments
         S, L = self.cfg["n_saes"], self.cfg["n_latents"]
         self.shapes = param_shapes(S, L)
@@ -238,6 +242,34 @@ class GradedRun:
                     f"values: the graded run trains with your functions only. Keep them "
                     f"deterministic (no state kept between calls) and do not change the "
                     f"lab's files (probes.py, trainer.py) from submission.py.")
+        self._check_loss_gradient(x, recons, answered["g_recons"])
+
+    def _check_loss_gradient(self, x, recons, g_recons) -> None:
+        """AssertionError unless ``g_recons`` (S, B, D) is the gradient of the student's own
+        ``ensemble_loss`` at ``recons``: its derivative along a random direction (the grader's
+        secret randomness) must match a central difference of ensemble_loss's values, computed
+        in float64 (exact for a loss quadratic in recons, as the lab's is). The probes that
+        give the gradient run in the worker; this ties them to the submission's loss."""
+        generator = torch.Generator().manual_seed(secrets.randbits(63))
+        d = torch.randn(tuple(recons.shape), generator=generator, dtype=torch.float64)
+        x64, r64 = x.double(), recons.double()
+        h = FD_STEP * float((r64 - x64).abs().mean()) / float(d.abs().mean())
+        losses = []
+        for sign in (1, -1):
+            value = self.loss(x64, r64 + sign * h * d, self.cfg["consistency_weight"])
+            if type(value) is not dict:
+                raise AssertionError(f"ensemble_loss must return a dict with a 'loss' entry; "
+                                     f"received {describe(value)}.")
+            losses.append(number(value.get("loss"), 'ensemble_loss(...)["loss"]'))
+        difference = (losses[0] - losses[1]) / (2 * h)
+        claimed = float((g_recons.double() * d).sum())
+        if not abs(difference - claimed) <= FD_TOL * max(abs(difference), abs(claimed)):
+            raise AssertionError(
+                f"at training step {self.step + 1}, the gradient of ensemble_loss that the "
+                f"probes answered ({claimed:.4g} along a random direction) is not that of "
+                f"your ensemble_loss's values ({difference:.4g} by finite differences): the "
+                "graded run trains with your functions only; do not change the lab's probes.py "
+                "from submission.py.")
 
     def _normalize_is_the_handouts(self) -> bool:
         """Whether the student's ``normalize_decoder_`` divides each decoder row by its L2
