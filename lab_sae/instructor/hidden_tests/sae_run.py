@@ -25,7 +25,9 @@ predict them; one in AUDIT_EVERY on average), the grader also makes the four cal
 (the student's ``topk_activation`` and ``update_steps_since_fired`` themselves, and the two
 gradient probes, the top-k one with the grader's own upstream gradient) and fails the run when
 they disagree with what ``step_values`` answered: a submission that trains with anything other
-than its own functions is caught at the first audited step where it does.
+than its own functions is caught at the first audited step where it does. The gradient probes
+run in the worker too, so at the same steps the loss gradient must also agree with the
+submission's own ``ensemble_loss`` values (a central difference along a secret direction).
 
 Every value is checked (type, dtype, shape, finite) before the grader uses it. With the
 reference solution the run matches the trainer's to float rounding (tests/lab_sae).
