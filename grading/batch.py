@@ -125,7 +125,7 @@ def id_of_entry(name: str) -> str:
     """The student id of the entry ``name``: the name without ``.py`` / ``.zip`` (when something
     is left), through ``shown_name``."""
     stem, suffix = os.path.splitext(name)
-    return shown_name(stem if suffix in SUBMISSION_SUFFIXES and stem.strip() else name)
+    return shown_name(stem if suffix.lower() in SUBMISSION_SUFFIXES and stem.strip() else name)
 
 
 def folder_name(student_id: str, hashed: bool = False) -> str:
@@ -155,8 +155,8 @@ def entry_kind(path: Path) -> tuple[str | None, str]:
     if stat.S_ISDIR(mode):
         return "folder", ""
     if stat.S_ISREG(mode):
-        if path.suffix in SUBMISSION_SUFFIXES:
-            return path.suffix[1:], ""
+        if path.suffix.lower() in SUBMISSION_SUFFIXES:  # Alice.PY and Bob.ZIP too
+            return path.suffix[1:].lower(), ""
         return None, ("a file that is not .py or .zip: expected one folder, .py or .zip file "
                       "per student")
     if stat.S_ISLNK(mode):

@@ -65,7 +65,7 @@ def read_submission_files(path: Path) -> dict[str, bytes]:
     """
     path = Path(path)
     if path.is_file():
-        if path.suffix != ".py":
+        if path.suffix.lower() != ".py":
             raise ValueError(f"a submission file must be a .py file; received {path.name}.")
         return {"submission.py": path.read_bytes()}
     if not path.is_dir():

@@ -30,6 +30,7 @@ from grading.cli import build_parser
 from grading.examples import apply_patch, reference_submission, write_submission
 from grading.gradebook import grades_csv
 from grading.sandbox.launcher import bwrap_works
+from grading.session import read_submission_files
 
 from .test_adversarial import CASES, FULL, build_submission, cgroups_work
 
@@ -64,6 +65,17 @@ def test_discover_finds_folders_py_and_zip_and_reports_the_rest(tmp_path):
     assert "same student id 's1'" in reasons["s1.py"]
     with pytest.raises(ValueError, match="no submissions folder"):
         discover(tmp_path / "missing")
+
+
+def test_upper_case_py_and_zip_names_are_submissions_too(tmp_path):
+    (tmp_path / "Alice.PY").write_text("x = 1\n")
+    with zipfile.ZipFile(tmp_path / "Bob.Zip", "w") as zf:
+        zf.writestr("submission.py", "x = 1\n")
+    subs, skipped = discover(tmp_path)
+    assert [(s.student_id, s.path.name) for s in subs] == [("Alice", "Alice.PY"),
+                                                          ("Bob", "Bob.Zip")]
+    assert skipped == []
+    assert read_submission_files(tmp_path / "Alice.PY") == {"submission.py": b"x = 1\n"}
 
 
 def _discovered(folder: Path) -> tuple[dict[str, Submission], dict[str, str]]:
