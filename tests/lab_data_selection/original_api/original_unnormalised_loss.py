@@ -5,24 +5,7 @@ import torch
 
 
 def weighted_train_loss(per_sample_losses, sample_weights):
-    """The weighted training loss of one batch, weights normalised over the batch.
-
-    ``w_i = exp(lambda_i) / sum_j exp(lambda_j)`` (the weights of the batch sum to 1), and
-    the loss is ``sum_i w_i * l_i``. Adding the same constant to every lambda_i changes nothing;
-    equal log-weights give the plain mean of the losses. Use a numerically stable form: a
-    log-weight of 1000 must not overflow.
-
-    Parameters
-    ----------
-    per_sample_losses : tensor of shape (B,)
-        The unreduced losses l_i of the B samples (``reduction="none"``).
-    sample_weights : tensor of shape (B,)
-        Their log-weights lambda_i (the rows of the model's ``sample_weights`` for this batch).
-
-    Returns
-    -------
-    loss : scalar tensor (shape ()), differentiable with respect to both inputs.
-    """
+    """As in original_names.py (its docstring there)."""
     if not (isinstance(per_sample_losses, torch.Tensor) and isinstance(sample_weights, torch.Tensor)
             and per_sample_losses.ndim == 1 and per_sample_losses.shape == sample_weights.shape
             and len(sample_weights) > 0):
